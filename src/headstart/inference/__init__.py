@@ -1,0 +1,1 @@
+"""Inference: the Predictor over a saved directory, and embeddings from any backbone."""

@@ -1,0 +1,100 @@
+"""Embeddings: last hidden states and pooled sentence vectors of any backbone.
+
+Works on a bundled name, a hub id, a local folder, or a directory saved by ``headstart train``
+(its encoder, without the classification head).
+
+>>> emb = Embedder("minilm")                        # doctest: +SKIP
+>>> emb.encode(["a sentence"], pooling="mean").shape  # doctest: +SKIP
+(1, 384)
+>>> states = emb.hidden_states(["a sentence"])       # doctest: +SKIP
+>>> states[0].tokens, states[0].vectors.shape        # doctest: +SKIP
+(['[CLS]', 'a', 'sentence', '[SEP]'], (4, 384))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from headstart.data.encoding import encode_texts
+from headstart.errors import ConfigError, HeadstartError
+from headstart.models import load_error, resolve_model
+
+POOLINGS = ("mean", "cls")
+
+
+@dataclass
+class TokenStates:
+    tokens: list[str]
+    vectors: np.ndarray  # [n_tokens, hidden]
+
+
+class Embedder:
+    def __init__(self, model: str = "minilm", *, max_length: int = 256, device: str | None = None) -> None:
+        path = resolve_model(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModel.from_pretrained(path)
+        except HeadstartError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise load_error(model, exc) from None
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.eval().to(self.device)
+        self.max_length = max_length
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def encode(
+        self, texts: Sequence[str], *, pooling: str = "mean", normalize: bool = False, batch_size: int = 32
+    ) -> np.ndarray:
+        """Sentence vectors [n_texts, hidden]: mean over real tokens, or the first ([CLS]) token."""
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling among {', '.join(POOLINGS)}", found=repr(pooling), fix="fix --pooling")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for idx, hidden, mask in self._batches(texts, batch_size):
+            if pooling == "cls":
+                pooled = hidden[:, 0]
+            else:  # mean over non-padding tokens: [b, t, h] * [b, t, 1] summed over t / real count
+                m = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+            if normalize:
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            out[idx] = pooled.float().cpu().numpy()
+        return out
+
+    def hidden_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenStates]:
+        """The last hidden state of every token of every text (padding removed), with the tokens."""
+        result: list[TokenStates | None] = [None] * len(texts)
+        for idx, hidden, mask in self._batches(texts, batch_size):
+            for row, i in enumerate(idx):
+                n = int(mask[row].sum())
+                ids = self._ids[i]
+                result[i] = TokenStates(self.tokenizer.convert_ids_to_tokens(ids), hidden[row, :n].float().cpu().numpy())
+        return [r for r in result if r is not None]
+
+    @torch.inference_mode()
+    def _batches(self, texts: Sequence[str], batch_size: int) -> Any:
+        enc = encode_texts(self.tokenizer, list(texts), None, self.max_length)
+        self._ids = enc.features["input_ids"]
+        order = np.argsort([-n for n in enc.lengths], kind="stable")
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            features = [{k: v[i] for k, v in enc.features.items()} for i in idx]
+            batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
+            hidden = self.model(**batch).last_hidden_state  # [batch, tokens, hidden]
+            yield idx, hidden, batch["attention_mask"]
+
+
+def embed(texts: Sequence[str], model: str = "minilm", *, pooling: str = "mean", normalize: bool = False,
+          max_length: int = 256, batch_size: int = 32) -> np.ndarray:
+    """Sentence vectors for ``texts`` in one call: ``embed(["hi"], model="bert-tiny").shape == (1, 128)``."""
+    return Embedder(model, max_length=max_length).encode(texts, pooling=pooling, normalize=normalize,
+                                                          batch_size=batch_size)

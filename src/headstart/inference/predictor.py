@@ -1,0 +1,130 @@
+"""Predictor: a saved model directory -> labels and scores, in input order.
+
+Inputs are processed in chunks (bounded memory); inside a chunk they are sorted by length so a
+batch pads little, then the outputs are put back in input order.
+
+>>> predictor = Predictor.load("headstart-model")                     # doctest: +SKIP
+>>> predictor.predict(["what a film", "a waste of time"])            # doctest: +SKIP
+[{'label': 'fresh', 'score': 0.97}, {'label': 'rotten', 'score': 0.91}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer
+
+from headstart.artifacts import ModelInfo
+from headstart.data.encoding import encode_texts
+from headstart.errors import DataError, HeadstartError, ModelLoadError
+from headstart.tasks import Task, get_task
+
+CHUNK = 2048  # inputs tokenized at a time
+
+
+class Predictor:
+    def __init__(self, model: Any, tokenizer: Any, info: ModelInfo, task: Task, device: str) -> None:
+        self.model = model.eval().to(device)
+        self.tokenizer = tokenizer
+        self.info = info
+        self.task = task
+        self.device = device
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None) -> Predictor:
+        info = ModelInfo.read(path)
+        task = get_task(info.task)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model = task.load_model(str(path))
+        except HeadstartError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError("a complete saved model directory", found=f"{type(exc).__name__}: {exc}",
+                                 fix="re-train, or restore the missing files", file=path) from None
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(model, tokenizer, info, task, device)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.info.labels)
+
+    @property
+    def is_pair(self) -> bool:
+        return bool(self.info.raw.get("is_pair"))
+
+    def predict(
+        self, inputs: str | tuple[str, str] | Sequence[Any], *, batch_size: int = 32, all_scores: bool = False
+    ) -> list[dict[str, Any]]:
+        """``[{"label", "score"}]`` per input (``"scores"`` for every label with ``all_scores``)."""
+        probs = self.probabilities(inputs, batch_size=batch_size)
+        names = self.labels
+        out = []
+        for row in probs:
+            best = int(row.argmax())
+            item: dict[str, Any] = {"label": names[best], "score": float(row[best])}
+            if all_scores:
+                item["scores"] = {name: float(p) for name, p in zip(names, row)}
+            out.append(item)
+        return out
+
+    def probabilities(self, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
+        return self.task.probabilities(self.logits(inputs, batch_size=batch_size))
+
+    def logits(self, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
+        """Raw model outputs [n_inputs, n_labels], in input order."""
+        texts, pairs = self._split_inputs(inputs)
+        chunks = [self._chunk_logits(texts[i : i + CHUNK], None if pairs is None else pairs[i : i + CHUNK], batch_size)
+                  for i in range(0, len(texts), CHUNK)]
+        if not chunks:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return np.concatenate(chunks)
+
+    @torch.inference_mode()
+    def _chunk_logits(self, texts: list[str], pairs: list[str] | None, batch_size: int) -> np.ndarray:
+        enc = encode_texts(self.tokenizer, texts, pairs, self.info.max_length)
+        order = np.argsort([-n for n in enc.lengths], kind="stable")
+        result = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            features = [{k: v[i] for k, v in enc.features.items()} for i in idx]
+            batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
+            logits = self.model(**batch).logits
+            result[idx] = logits.float().cpu().numpy()
+        return result
+
+    def _split_inputs(self, inputs: Any) -> tuple[list[str], list[str] | None]:
+        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and len(inputs) == 2
+                                               and all(isinstance(x, str) for x in inputs)):
+            inputs = [inputs]
+        texts, pairs = [], []
+        for i, item in enumerate(_iterate(inputs)):
+            if isinstance(item, dict):
+                item = (item.get("text"), item.get("text_pair")) if item.get("text_pair") is not None else item.get("text")
+            if isinstance(item, str):
+                texts.append(item)
+                pairs.append(None)
+            elif isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(x, str) for x in item):
+                texts.append(item[0])
+                pairs.append(item[1])
+            else:
+                raise DataError("a text, a (text, text_pair) tuple or a {\"text\", \"text_pair\"} dict",
+                                found=f"{type(item).__name__} {str(item)[:60]!r}", fix="fix the input", line=i + 1)
+        given_pairs = [p is not None for p in pairs]
+        if self.is_pair and not all(given_pairs):
+            raise DataError("(text, text_pair) inputs: this model was trained on sentence pairs",
+                            found="single texts", fix="pass pairs, e.g. [('first', 'second')]")
+        if not self.is_pair and any(given_pairs):
+            raise DataError("single texts: this model was trained on single texts", found="text pairs",
+                            fix="pass plain strings")
+        return texts, (pairs if self.is_pair else None)  # type: ignore[return-value]
+
+
+def _iterate(inputs: Any) -> Iterable[Any]:
+    if hasattr(inputs, "inputs") and callable(inputs.inputs):  # Examples
+        return inputs.inputs()
+    return inputs

@@ -1,0 +1,18 @@
+"""Tasks: one module per task; ``TASKS`` maps the config's ``task.type`` to its implementation."""
+
+from __future__ import annotations
+
+from headstart.errors import ConfigError
+from headstart.tasks.base import Task
+from headstart.tasks.text_classification import TextClassification
+
+TASKS: dict[str, type[Task]] = {TextClassification.name: TextClassification}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ConfigError(f"a task among {', '.join(TASKS)}", found=repr(name), fix="fix --task / task.type")
+    return TASKS[name]()
+
+
+__all__ = ["TASKS", "Task", "get_task"]

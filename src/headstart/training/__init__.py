@@ -1,0 +1,1 @@
+"""Training: config -> TrainingArguments, the Trainer subclass, and the run that saves a model."""

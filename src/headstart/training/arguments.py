@@ -1,0 +1,41 @@
+"""TrainConfig -> HF TrainingArguments (same names; only headstart's own fields are dropped)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from transformers import TrainingArguments
+
+from headstart.config import TrainConfig
+
+# Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
+OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience"}
+
+
+def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_eval: bool = True) -> TrainingArguments:
+    """The TrainingArguments of a run whose checkpoints go to ``work_dir``."""
+    passed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in OWN_FIELDS}
+    evaluate = has_eval and cfg.eval_strategy != "no"
+    metric = cfg.metric_for_best_model or main_metric
+    passed.update(
+        output_dir=str(work_dir),
+        eval_strategy=cfg.eval_strategy if evaluate else "no",
+        # Checkpoints follow evaluations so the best one can be restored at the end.
+        save_strategy=cfg.eval_strategy if evaluate else "no",
+        save_steps=cfg.eval_steps,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=metric if evaluate else None,
+        greater_is_better=not metric.endswith("loss"),
+        logging_strategy="steps",
+        save_only_model=False,
+        remove_unused_columns=True,
+        use_cpu=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    if passed["eval_steps"] is None:
+        passed.pop("eval_steps")
+        passed.pop("save_steps")
+    return TrainingArguments(**passed)
