@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from headstart import __version__
-from headstart.config import RunConfig, apply_overrides, default_config_yaml, load_config, section_fields, set_value
+from headstart.config import (
+    RunConfig,
+    apply_overrides,
+    default_config_yaml,
+    flag_names,
+    load_config,
+    section_fields,
+    set_value,
+)
 from headstart.errors import ConfigError, DataError, HeadstartError
 
 logger = logging.getLogger("headstart")
@@ -30,10 +38,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         group = next((g for g in parser._action_groups if g.title == group_title), None)
         if group is None:
             group = parser.add_argument_group(group_title)
-        names = [f"--{f.name}"]
-        if "_" in f.name:
-            names.append(f"--{f.name.replace('_', '-')}")
-        names += [n for n in f.metadata.get("flags", ()) if n not in names]
+        names = flag_names(section, f)
         choices = [c for c in f.metadata.get("choices", ()) if c is not None]
         help_text = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
         kwargs: dict[str, Any] = dict(dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text)

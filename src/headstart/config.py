@@ -202,6 +202,18 @@ def section_fields() -> list[tuple[str, dataclasses.Field]]:
     return [(s, f) for s, klass in SECTIONS.items() for f in dataclasses.fields(klass)]
 
 
+# Field names too vague to be flags on their own (``--name``, ``--type``): only their aliases are.
+_NO_BARE_FLAG = {("model", "name"), ("task", "type")}
+
+
+def flag_names(section: str, f: dataclasses.Field) -> list[str]:
+    """The CLI flags of a config field: --name, --name-with-dashes, and its aliases."""
+    names = [] if (section, f.name) in _NO_BARE_FLAG else [f"--{f.name}"]
+    if "_" in f.name:
+        names.append(f"--{f.name.replace('_', '-')}")
+    return names + [n for n in f.metadata.get("flags", ()) if n not in names]
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read a YAML config; unknown keys and bad values are reported together."""
     path = Path(path)

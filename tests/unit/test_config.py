@@ -1,0 +1,89 @@
+import dataclasses
+
+import pytest
+import yaml
+
+from headstart.config import (
+    SECTIONS,
+    RunConfig,
+    apply_overrides,
+    default_config_yaml,
+    flag_names,
+    load_config,
+    section_fields,
+)
+from headstart.errors import ConfigError
+
+
+def test_default_yaml_is_commented_and_loads_back_to_the_defaults(tmp_path):
+    text = default_config_yaml()
+    assert "# Peak learning rate of AdamW." in text
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert load_config(path) == RunConfig()
+
+
+def test_every_field_has_help_and_flag_names_do_not_collide():
+    names = []
+    for section, f in section_fields():
+        assert f.metadata["help"], f"{section}.{f.name} has no help"
+        names += flag_names(section, f)
+    assert len(names) == len(set(names))
+    assert "--name" not in names and "--model" in names
+
+
+def test_train_section_keeps_hf_names():
+    from transformers import TrainingArguments
+
+    hf = {f.name for f in dataclasses.fields(TrainingArguments)}
+    ours = {f.name for f in dataclasses.fields(SECTIONS["train"])}
+    assert ours - hf == {"overwrite_output_dir", "early_stopping_patience"}
+
+
+def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"train": {"learning_rat": 1e-4}}))
+    with pytest.raises(ConfigError, match="did you mean 'learning_rate'"):
+        load_config(path)
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict({"train": {"learning_rate": "fast", "num_train_epochs": -1}, "modle": {}})
+    msg = str(info.value)
+    assert "3 problems" in msg and "learning_rate" in msg and "'modle'" in msg and "num_train_epochs" in msg
+
+
+def test_set_overrides_coerce_types():
+    cfg = RunConfig()
+    apply_overrides(cfg, ["train.num_train_epochs=2", "train.bf16=true", "data.test_fraction=0.2",
+                          "task.type=classification"])
+    assert cfg.train.num_train_epochs == 2.0 and cfg.train.bf16 is True
+    assert cfg.data.test_fraction == 0.2 and cfg.task.type == "text-classification"
+
+
+@pytest.mark.parametrize(
+    "item, match",
+    [("train.learning_rate", "section.key=value"), ("nope.x=1", "unknown section 'nope'"),
+     ("train.seed=abc", "train.seed must be an integer"), ("task.type=poetry", "task.type must be one of")],
+)
+def test_bad_overrides(item, match):
+    with pytest.raises(ConfigError, match=match):
+        apply_overrides(RunConfig(), [item])
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  seed: [1\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:\d+: expected valid YAML"):
+        load_config(path)
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="init-config"):
+        load_config("/nonexistent/c.yaml")
+
+
+def test_early_stopping_needs_evaluation():
+    with pytest.raises(ConfigError, match="needs evaluation"):
+        RunConfig.from_dict({"train": {"early_stopping_patience": 2, "eval_strategy": "no"}})

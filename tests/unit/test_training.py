@@ -1,0 +1,117 @@
+"""train -> save -> reload -> predict on the tiny model: the contract every task must keep."""
+
+import json
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from headstart import OutputExistsError, Predictor, evaluate, train
+from headstart.errors import ConfigError, DataError, ModelLoadError
+from tests_support import SENTIMENT
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir):
+    out = tmp_path_factory.mktemp("runs") / "model"
+    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 32},
+           "train": {"output_dir": str(out), "num_train_epochs": 20, "learning_rate": 3e-3, "eval_strategy": "no",
+                     "per_device_train_batch_size": 4, "warmup_steps": 0, "disable_tqdm": True, "seed": 0}}
+    result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    return result
+
+
+def test_overfits_saves_and_reloads_with_identical_predictions(trained):
+    assert trained.metrics["validation"]["accuracy"] == 1.0
+    predictor = Predictor.load(trained.output_dir)
+    texts = [row["text"] for row in SENTIMENT]
+    preds = predictor.predict(texts)
+    assert [p["label"] for p in preds] == [row["label"] for row in SENTIMENT]
+    again = Predictor.load(trained.output_dir).predict(texts)
+    assert preds == again
+
+
+def test_saved_directory_layout(trained):
+    names = {p.name for p in trained.output_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "headstart.json", "metrics.json",
+            "README.md"} <= names
+    assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names), "no pickles in a saved model"
+    assert not any(p.name.startswith(".model.partial") for p in trained.output_dir.parent.iterdir())
+    info = json.loads((trained.output_dir / "headstart.json").read_text())
+    assert info["labels"] == ["neg", "pos"] and info["task"] == "text-classification"
+    assert info["config"]["train"]["learning_rate"] == 3e-3 and "transformers" in info["versions"]
+    config = json.loads((trained.output_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "neg", "1": "pos"}
+    metrics = json.loads((trained.output_dir / "metrics.json").read_text())
+    assert metrics["validation"]["per_class"]["pos"]["support"] == 6 and metrics["history"]
+    assert "pipeline(\"text-classification\"" in (trained.output_dir / "README.md").read_text()
+
+
+def test_plain_transformers_pipeline_gives_the_same_labels_and_scores(trained):
+    texts = ["great fun", "boring waste", "the plot", "loved it", "hated the acting"]
+    ours = Predictor.load(trained.output_dir).predict(texts)
+    pipe = pipeline("text-classification", model=str(trained.output_dir), device="cpu")
+    theirs = pipe(texts, truncation=True)
+    assert [p["label"] for p in ours] == [p["label"] for p in theirs]
+    assert np.allclose([p["score"] for p in ours], [p["score"] for p in theirs], atol=1e-5)
+
+
+def test_batched_equals_unbatched_and_order_is_kept(trained):
+    predictor = Predictor.load(trained.output_dir)
+    texts = ["great", "a very long boring and terrible film with poor acting", "loved", "awful plot", "fun"]
+    batched = predictor.probabilities(texts, batch_size=4)
+    single = np.concatenate([predictor.probabilities([t]) for t in texts])
+    assert np.allclose(batched, single, atol=1e-5)
+    full = predictor.predict(texts, all_scores=True)
+    assert set(full[0]["scores"]) == {"neg", "pos"}
+    assert full[0]["score"] == pytest.approx(max(full[0]["scores"].values()))
+
+
+def test_evaluate_on_a_file(trained, tmp_path):
+    path = tmp_path / "dev.jsonl"
+    path.write_text('{"text": "great fun", "label": "pos"}\n{"text": "boring waste", "label": "neg"}\n')
+    metrics = evaluate(trained.output_dir, path)
+    assert metrics["n"] == 2 and 0 <= metrics["accuracy"] <= 1 and "per_class" in metrics
+    path.write_text('{"text": "great fun", "label": "meh"}\n')
+    with pytest.raises(DataError, match=r"dev.jsonl:1: expected a label seen in training \(neg, pos\)"):
+        evaluate(trained.output_dir, path)
+
+
+def test_predictor_refuses_pairs_for_a_single_text_model(trained):
+    with pytest.raises(DataError, match="single texts"):
+        Predictor.load(trained.output_dir).predict([("a", "b")])
+
+
+def test_existing_output_is_never_overwritten(trained, tiny_model_dir):
+    before = (trained.output_dir / "model.safetensors").read_bytes()
+    cfg = {"model": {"name": str(tiny_model_dir)}, "train": {"output_dir": str(trained.output_dir)}}
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        train(cfg, train=SENTIMENT)
+    assert (trained.output_dir / "model.safetensors").read_bytes() == before
+
+
+def test_failed_run_leaves_no_partial_directory(tmp_path, tiny_model_dir):
+    cfg = {"model": {"name": str(tiny_model_dir)},
+           "train": {"output_dir": str(tmp_path / "m"), "metric_for_best_model": "bleu", "disable_tqdm": True}}
+    with pytest.raises(ConfigError, match="metric_for_best_model among"):
+        train(cfg, train=SENTIMENT)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pairs_and_truncation_are_reported(tmp_path, tiny_model_dir):
+    rows = [{"sentence1": f"the movie {w}", "sentence2": " ".join(["great fun"] * n), "label": w == "good"}
+            for n, w in [(1, "good"), (20, "bad"), (2, "good"), (1, "bad")] * 3]
+    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 16},
+           "train": {"output_dir": str(tmp_path / "pair"), "num_train_epochs": 1, "disable_tqdm": True}}
+    result = train(cfg, train=rows, validation=rows)
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["is_pair"] and info["data"]["train"]["truncated"] == 3
+    assert any("3 of 12 examples were truncated" in n for n in result.notes)
+    preds = Predictor.load(result.output_dir).predict([("the movie good", "great fun")])
+    assert preds[0]["label"] in ("0", "1")
+
+
+def test_unreachable_hub_id_lists_bundled_models(tmp_path):
+    cfg = {"model": {"name": "nobody/no-such-model-xyz"}, "train": {"output_dir": str(tmp_path / "m")}}
+    with pytest.raises(ModelLoadError, match="bundled model: minilm.*bert-tiny"):
+        train(cfg, train=SENTIMENT)
