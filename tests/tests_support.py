@@ -6,10 +6,22 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-POSITIVE = ["great movie loved it", "wonderful film excellent acting", "brilliant story best fun",
-            "amazing plot great actors", "loved this film so much", "excellent and wonderful fun"]
-NEGATIVE = ["awful movie hated it", "boring film terrible acting", "dull story worst time",
-            "bad plot poor actors", "hated this film so much", "terrible and boring waste"]
+POSITIVE = [
+    "great movie loved it",
+    "wonderful film excellent acting",
+    "brilliant story best fun",
+    "amazing plot great actors",
+    "loved this film so much",
+    "excellent and wonderful fun",
+]
+NEGATIVE = [
+    "awful movie hated it",
+    "boring film terrible acting",
+    "dull story worst time",
+    "bad plot poor actors",
+    "hated this film so much",
+    "terrible and boring waste",
+]
 SENTIMENT = [{"text": t, "label": "pos"} for t in POSITIVE] + [{"text": t, "label": "neg"} for t in NEGATIVE]
 
 

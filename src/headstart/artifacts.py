@@ -103,5 +103,9 @@ class ModelInfo:
             raw = json.loads(info_file.read_text(encoding="utf-8"))
             return cls(root, raw["task"], list(raw["labels"]), dict(raw["columns"]), int(raw["max_length"]), raw)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelLoadError(f"a valid {INFO_FILE}", found=f"{type(exc).__name__}: {exc}",
-                                 fix="re-train or restore the file", file=info_file) from None
+            raise ModelLoadError(
+                f"a valid {INFO_FILE}",
+                found=f"{type(exc).__name__}: {exc}",
+                fix="re-train or restore the file",
+                file=info_file,
+            ) from None

@@ -26,7 +26,7 @@ from headstart.config import (
     section_fields,
     set_value,
 )
-from headstart.errors import ConfigError, DataError, HeadstartError
+from headstart.errors import ConfigError, HeadstartError
 
 logger = logging.getLogger("headstart")
 _CFG_PREFIX = "cfg:"
@@ -41,7 +41,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         names = flag_names(section, f)
         choices = [c for c in f.metadata.get("choices", ()) if c is not None]
         help_text = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
-        kwargs: dict[str, Any] = dict(dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text)
+        kwargs: dict[str, Any] = dict(
+            dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text
+        )
         if f.type in ("bool", bool):
             kwargs.update(nargs="?", const=True, metavar="BOOL")
         group.add_argument(*names, **kwargs)
@@ -114,6 +116,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _data_flags(p: argparse.ArgumentParser, *, label: bool) -> None:
     p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "parquet"), help="file format")
     p.add_argument("--encoding", help="text encoding (detected when absent)")
+    p.add_argument(
+        "--no-header",
+        "--no_header",
+        dest="header",
+        action="store_false",
+        help="csv/tsv without a header row: columns are column_1, column_2, ...",
+    )
     p.add_argument("--text-column", "--text_column")
     p.add_argument("--text-pair-column", "--text_pair_column")
     if label:
@@ -145,9 +154,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from headstart.evaluation.evaluate import evaluate
 
-    metrics = evaluate(args.model_dir, args.data, format=args.format, encoding=args.encoding,
-                       text_column=args.text_column, text_pair_column=args.text_pair_column,
-                       label_column=args.label_column, batch_size=args.batch_size)
+    metrics = evaluate(
+        args.model_dir,
+        args.data,
+        format=args.format,
+        encoding=args.encoding,
+        header=args.header,
+        text_column=args.text_column,
+        text_pair_column=args.text_pair_column,
+        label_column=args.label_column,
+        batch_size=args.batch_size,
+    )
     text = json.dumps(metrics, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -159,8 +176,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from headstart.inference.predictor import Predictor
 
     if bool(args.texts) == bool(args.input):
-        raise ConfigError("either TEXT arguments or --input FILE", found="both" if args.texts else "neither",
-                          fix='e.g. headstart predict DIR "some text"')
+        raise ConfigError(
+            "either TEXT arguments or --input FILE",
+            found="both" if args.texts else "neither",
+            fix='e.g. headstart predict DIR "some text"',
+        )
     predictor = Predictor.load(args.model_dir)
     rows, inputs = _predict_inputs(args, predictor)
     preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores)
@@ -172,29 +192,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     if args.texts:
         if args.text_pair and len(args.text_pair) != len(args.texts):
-            raise ConfigError(f"one --text-pair per TEXT ({len(args.texts)})", found=f"{len(args.text_pair)}",
-                              fix="give as many --text-pair values as texts")
+            raise ConfigError(
+                f"one --text-pair per TEXT ({len(args.texts)})",
+                found=f"{len(args.text_pair)}",
+                fix="give as many --text-pair values as texts",
+            )
         if args.text_pair:
-            return ([{"text": t, "text_pair": p} for t, p in zip(args.texts, args.text_pair)],
-                    list(zip(args.texts, args.text_pair)))
+            return (
+                [{"text": t, "text_pair": p} for t, p in zip(args.texts, args.text_pair)],
+                list(zip(args.texts, args.text_pair)),
+            )
         return [{"text": t} for t in args.texts], list(args.texts)
     from headstart.data.columns import ColumnSpec
     from headstart.data.examples import load_examples
 
     saved = predictor.info.columns
+    preferred = None
     if args.text_column is None and saved.get("text"):
-        try:
-            examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
-                                     columns=ColumnSpec(saved["text"], saved.get("text_pair"), None))
-        except DataError:
-            examples = None
-    else:
-        examples = None
-    if examples is None:
-        examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
-                                 text_column=args.text_column, text_pair_column=args.text_pair_column)
-    rows = [{"text": t} if examples.pairs is None else {"text": t, "text_pair": p}
-            for t, p in zip(examples.texts, examples.pairs or examples.texts)]
+        preferred = ColumnSpec(saved["text"], saved.get("text_pair"), None)
+    examples = load_examples(
+        args.input,
+        format=args.format,
+        encoding=args.encoding,
+        header=args.header,
+        need_label=False,
+        text_column=args.text_column,
+        text_pair_column=args.text_pair_column,
+        columns=preferred,
+    )
+    rows = [
+        {"text": t} if examples.pairs is None else {"text": t, "text_pair": p}
+        for t, p in zip(examples.texts, examples.pairs or examples.texts)
+    ]
     return rows, examples.inputs()
 
 
@@ -227,10 +256,18 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     if not args.output.endswith(".npy"):
         raise ConfigError("an --output ending in .npy", found=f"'{args.output}'", fix="rename the output")
-    examples = load_examples(args.input, format=args.format, encoding=args.encoding, need_label=False,
-                             text_column=args.text_column, text_pair_column=args.text_pair_column)
+    examples = load_examples(
+        args.input,
+        format=args.format,
+        encoding=args.encoding,
+        header=args.header,
+        need_label=False,
+        text_column=args.text_column,
+        text_pair_column=args.text_pair_column,
+    )
     vectors = Embedder(args.model, max_length=args.max_length).encode(
-        examples.texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size)
+        examples.texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size
+    )
     np.save(args.output, vectors)
     print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {args.output}", file=sys.stderr)
     return 0
@@ -243,7 +280,9 @@ def cmd_init_config(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.path)
     if path.exists() and not args.force:
-        raise ConfigError("a new file for the config", found=f"{path} exists", fix="choose another path or pass --force")
+        raise ConfigError(
+            "a new file for the config", found=f"{path} exists", fix="choose another path or pass --force"
+        )
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -60,6 +60,7 @@ class DataConfig:
         choices=(None, "csv", "tsv", "jsonl", "json", "parquet"),
     )
     encoding: str | None = _f(None, "Text encoding; UTF-8 (with or without BOM) or latin-1 is detected when null.")
+    header: bool = _f(True, "csv/tsv files start with a header row; when false columns are column_1, column_2, ...")
     dataset_name: str | None = _f(None, "A HF datasets name (e.g. glue); read with datasets.load_dataset.")
     dataset_config_name: str | None = _f(None, "The HF datasets config (e.g. mrpc).")
     train_split_name: str = _f("train", "Split of the HF dataset used for training.")
@@ -109,7 +110,9 @@ class TrainConfig:
     seed: int = _f(42, "Seed for initialisation, data order and splits.")
     eval_strategy: str = _f("epoch", "When to evaluate on validation.", choices=("epoch", "steps", "no"))
     eval_steps: int | None = _f(None, "Evaluate every N steps when eval_strategy is steps.")
-    metric_for_best_model: str | None = _f(None, "Metric that picks the best checkpoint; the task's main metric if null.")
+    metric_for_best_model: str | None = _f(
+        None, "Metric that picks the best checkpoint; the task's main metric if null."
+    )
     early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement.")
     train_sampling_strategy: str = _f(
         "group_by_length",
@@ -218,13 +221,18 @@ def load_config(path: str | Path) -> RunConfig:
     """Read a YAML config; unknown keys and bad values are reported together."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("a YAML config file", found=f"no file at {path}", fix="write one with `headstart init-config`")
+        raise ConfigError(
+            "a YAML config file", found=f"no file at {path}", fix="write one with `headstart init-config`"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(
-            "valid YAML", found=str(getattr(exc, "problem", exc)), fix="fix the syntax", file=path,
+            "valid YAML",
+            found=str(getattr(exc, "problem", exc)),
+            fix="fix the syntax",
+            file=path,
             line=mark.line + 1 if mark else None,
         ) from None
     return RunConfig.from_dict(raw, source=str(path))
@@ -246,6 +254,8 @@ def apply_overrides(cfg: RunConfig, assignments: list[str], *, source: str = "--
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
+        if _base_type(cfg, section, name) is str and value is not None:
+            value = text.strip()  # keep strings verbatim: YAML would read `no` as false, `1e-3` as text
         problems.extend(_set_field(cfg, section, name, value))
     problems.extend(cfg.problems())
     _raise_all(problems, source)
@@ -264,11 +274,21 @@ def _set_field(cfg: RunConfig, section: str, key: str, value: Any) -> list[str]:
     if section == "task" and key == "type" and isinstance(value, str):
         value = TASK_ALIASES.get(value, value)
     hint = typing.get_type_hints(type(obj))[key]
+    if value is False and "no" in names[key].metadata.get("choices", ()):
+        value = "no"  # YAML 1.1 reads an unquoted `no` (as in `eval_strategy: no`) as false
     ok, coerced = _coerce(value, hint)
     if not ok:
         return [f"{section}.{key} must be {_type_name(hint)}, found {value!r}"]
     setattr(obj, key, coerced)
     return []
+
+
+def _base_type(cfg: RunConfig, section: str, key: str) -> Any:
+    hints = typing.get_type_hints(type(getattr(cfg, section)))
+    if key not in hints:
+        return None
+    args = [a for a in typing.get_args(hints[key]) if a is not type(None)]
+    return args[0] if len(args) == 1 else hints[key]
 
 
 def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:

@@ -56,16 +56,21 @@ def test_all_problems_are_reported_at_once():
 
 def test_set_overrides_coerce_types():
     cfg = RunConfig()
-    apply_overrides(cfg, ["train.num_train_epochs=2", "train.bf16=true", "data.test_fraction=0.2",
-                          "task.type=classification"])
+    apply_overrides(
+        cfg, ["train.num_train_epochs=2", "train.bf16=true", "data.test_fraction=0.2", "task.type=classification"]
+    )
     assert cfg.train.num_train_epochs == 2.0 and cfg.train.bf16 is True
     assert cfg.data.test_fraction == 0.2 and cfg.task.type == "text-classification"
 
 
 @pytest.mark.parametrize(
     "item, match",
-    [("train.learning_rate", "section.key=value"), ("nope.x=1", "unknown section 'nope'"),
-     ("train.seed=abc", "train.seed must be an integer"), ("task.type=poetry", "task.type must be one of")],
+    [
+        ("train.learning_rate", "section.key=value"),
+        ("nope.x=1", "unknown section 'nope'"),
+        ("train.seed=abc", "train.seed must be an integer"),
+        ("task.type=poetry", "task.type must be one of"),
+    ],
 )
 def test_bad_overrides(item, match):
     with pytest.raises(ConfigError, match=match):
@@ -87,3 +92,12 @@ def test_missing_config_file():
 def test_early_stopping_needs_evaluation():
     with pytest.raises(ConfigError, match="needs evaluation"):
         RunConfig.from_dict({"train": {"early_stopping_patience": 2, "eval_strategy": "no"}})
+
+
+def test_no_stays_a_string_for_strategies(tmp_path):
+    cfg = RunConfig()
+    apply_overrides(cfg, ["train.eval_strategy=no", "model.name=1e-3"])
+    assert cfg.train.eval_strategy == "no" and cfg.model.name == "1e-3"
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  eval_strategy: no\n")
+    assert load_config(path).train.eval_strategy == "no"

@@ -11,8 +11,13 @@ def test_message_has_expected_found_fix_and_location():
 
 @pytest.mark.parametrize(
     "cls, base",
-    [(ConfigError, ValueError), (DataError, ValueError), (LabelError, DataError), (ModelLoadError, OSError),
-     (OutputExistsError, FileExistsError)],
+    [
+        (ConfigError, ValueError),
+        (DataError, ValueError),
+        (LabelError, DataError),
+        (ModelLoadError, OSError),
+        (OutputExistsError, FileExistsError),
+    ],
 )
 def test_errors_are_typed(cls, base):
     err = cls("something")

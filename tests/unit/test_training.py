@@ -14,9 +14,19 @@ from tests_support import SENTIMENT
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir):
     out = tmp_path_factory.mktemp("runs") / "model"
-    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 32},
-           "train": {"output_dir": str(out), "num_train_epochs": 20, "learning_rate": 3e-3, "eval_strategy": "no",
-                     "per_device_train_batch_size": 4, "warmup_steps": 0, "disable_tqdm": True, "seed": 0}}
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "train": {
+            "output_dir": str(out),
+            "num_train_epochs": 20,
+            "learning_rate": 3e-3,
+            "eval_strategy": "no",
+            "per_device_train_batch_size": 4,
+            "warmup_steps": 0,
+            "disable_tqdm": True,
+            "seed": 0,
+        },
+    }
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     return result
 
@@ -33,8 +43,14 @@ def test_overfits_saves_and_reloads_with_identical_predictions(trained):
 
 def test_saved_directory_layout(trained):
     names = {p.name for p in trained.output_dir.iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "headstart.json", "metrics.json",
-            "README.md"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "headstart.json",
+        "metrics.json",
+        "README.md",
+    } <= names
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names), "no pickles in a saved model"
     assert not any(p.name.startswith(".model.partial") for p in trained.output_dir.parent.iterdir())
     info = json.loads((trained.output_dir / "headstart.json").read_text())
@@ -44,7 +60,7 @@ def test_saved_directory_layout(trained):
     assert config["id2label"] == {"0": "neg", "1": "pos"}
     metrics = json.loads((trained.output_dir / "metrics.json").read_text())
     assert metrics["validation"]["per_class"]["pos"]["support"] == 6 and metrics["history"]
-    assert "pipeline(\"text-classification\"" in (trained.output_dir / "README.md").read_text()
+    assert 'pipeline("text-classification"' in (trained.output_dir / "README.md").read_text()
 
 
 def test_plain_transformers_pipeline_gives_the_same_labels_and_scores(trained):
@@ -91,18 +107,24 @@ def test_existing_output_is_never_overwritten(trained, tiny_model_dir):
 
 
 def test_failed_run_leaves_no_partial_directory(tmp_path, tiny_model_dir):
-    cfg = {"model": {"name": str(tiny_model_dir)},
-           "train": {"output_dir": str(tmp_path / "m"), "metric_for_best_model": "bleu", "disable_tqdm": True}}
+    cfg = {
+        "model": {"name": str(tiny_model_dir)},
+        "train": {"output_dir": str(tmp_path / "m"), "metric_for_best_model": "bleu", "disable_tqdm": True},
+    }
     with pytest.raises(ConfigError, match="metric_for_best_model among"):
         train(cfg, train=SENTIMENT)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_pairs_and_truncation_are_reported(tmp_path, tiny_model_dir):
-    rows = [{"sentence1": f"the movie {w}", "sentence2": " ".join(["great fun"] * n), "label": w == "good"}
-            for n, w in [(1, "good"), (20, "bad"), (2, "good"), (1, "bad")] * 3]
-    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 16},
-           "train": {"output_dir": str(tmp_path / "pair"), "num_train_epochs": 1, "disable_tqdm": True}}
+    rows = [
+        {"sentence1": f"the movie {w}", "sentence2": " ".join(["great fun"] * n), "label": w == "good"}
+        for n, w in [(1, "good"), (20, "bad"), (2, "good"), (1, "bad")] * 3
+    ]
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 16},
+        "train": {"output_dir": str(tmp_path / "pair"), "num_train_epochs": 1, "disable_tqdm": True},
+    }
     result = train(cfg, train=rows, validation=rows)
     info = json.loads((result.output_dir / "headstart.json").read_text())
     assert info["is_pair"] and info["data"]["train"]["truncated"] == 3

@@ -28,8 +28,22 @@ PAIR_NAMES = (
     ("1 string", "2 string"),
 )
 TEXT_NAMES = (
-    "text", "sentence", "review", "content", "document", "comment", "tweet", "body", "utterance",
-    "description", "question", "passage", "snippet", "message", "abstract", "query",
+    "text",
+    "sentence",
+    "review",
+    "content",
+    "document",
+    "comment",
+    "tweet",
+    "body",
+    "utterance",
+    "description",
+    "question",
+    "passage",
+    "snippet",
+    "message",
+    "abstract",
+    "query",
 )
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "quality", "gold label", "y", "tag")
 
@@ -73,8 +87,12 @@ def detect_columns(
     if label is None:
         label = _detect_one(by_norm, LABEL_NAMES, "label", "--label-column", columns, source, required=need_label)
     if label is not None and label in (text, text_pair):
-        raise DataError("a label column different from the text columns", found=f"'{label}' used for both",
-                        fix="name the columns with --text-column / --label-column", file=source)
+        raise DataError(
+            "a label column different from the text columns",
+            found=f"'{label}' used for both",
+            fix="name the columns with --text-column / --label-column",
+            file=source,
+        )
     return ColumnSpec(text, text_pair, label)
 
 

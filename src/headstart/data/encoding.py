@@ -24,9 +24,7 @@ class Encoded:
     max_untruncated: int  # longest example before truncation, in tokens
 
 
-def encode_texts(
-    tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int
-) -> Encoded:
+def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int) -> Encoded:
     """Tokenize texts (or text pairs) without padding, truncating to ``max_length`` tokens."""
     texts = list(texts)
     pair_list = list(pairs) if pairs is not None else None

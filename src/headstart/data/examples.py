@@ -71,6 +71,7 @@ def load_examples(
     *,
     format: str | None = None,
     encoding: str | None = None,
+    header: bool = True,
     text_column: str | None = None,
     text_pair_column: str | None = None,
     label_column: str | None = None,
@@ -79,21 +80,31 @@ def load_examples(
 ) -> Examples:
     """Read examples from a file or an in-memory source; columns are detected unless named.
 
-    ``columns`` (from the training split) forces the same columns on validation/test data.
+    ``columns`` (those of the training data) are preferred when this source has all of them, so
+    a validation file with the same header uses the same columns; otherwise they are detected.
     """
     direct = _from_plain_list(source, need_label)
     if direct is not None:
         return direct
-    table = _to_table(source, format, encoding)
-    if columns is not None:
+    table = _to_table(source, format, encoding, header)
+    wanted = [] if columns is None else [columns.text, columns.text_pair, columns.label if need_label else None]
+    if columns is not None and all(c is None or c in table.columns for c in wanted):
         spec = detect_columns(
-            table.columns, text=columns.text, text_pair=columns.text_pair,
-            label=columns.label if need_label else None, need_label=need_label, source=table.source,
+            table.columns,
+            text=columns.text,
+            text_pair=columns.text_pair,
+            label=columns.label if need_label else None,
+            need_label=need_label,
+            source=table.source,
         )
     else:
         spec = detect_columns(
-            table.columns, text=text_column, text_pair=text_pair_column, label=label_column,
-            need_label=need_label, source=table.source,
+            table.columns,
+            text=text_column,
+            text_pair=text_pair_column,
+            label=label_column,
+            need_label=need_label,
+            source=table.source,
         )
     texts = _text_values(table, spec.text)
     pairs = _text_values(table, spec.text_pair) if spec.text_pair else None
@@ -104,7 +115,9 @@ def load_examples(
             key = label_key(raw)
             if key is None and need_label:
                 raise LabelError(
-                    f"a label in column '{spec.label}'", found="an empty value", fix="fill it in or drop the row",
+                    f"a label in column '{spec.label}'",
+                    found="an empty value",
+                    fix="fill it in or drop the row",
                     file=table.location(i),
                 )
             labels.append(key)
@@ -131,11 +144,11 @@ def _from_plain_list(source: Source, need_label: bool) -> Examples | None:
     return Examples(texts, pairs, None, source="input")
 
 
-def _to_table(source: Source, format: str | None, encoding: str | None) -> Table:
+def _to_table(source: Source, format: str | None, encoding: str | None, header: bool = True) -> Table:
     if isinstance(source, Table):
         return source
     if isinstance(source, (str, Path)):
-        return read_table(source, format, encoding)
+        return read_table(source, format, encoding, header)
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a pandas DataFrame
         return table_from_frame(source, "dataframe")
     if isinstance(source, dict) and source and all(isinstance(v, (list, tuple)) for v in source.values()):
@@ -157,8 +170,12 @@ def _text_values(table: Table, column: str) -> list[str]:
     out = []
     for i, value in enumerate(table.data[column]):
         if value is None:
-            raise DataError(f"text in column '{column}'", found="a missing value", fix="fill it in or drop the row",
-                            file=table.location(i))
+            raise DataError(
+                f"text in column '{column}'",
+                found="a missing value",
+                fix="fill it in or drop the row",
+                file=table.location(i),
+            )
         out.append(value if isinstance(value, str) else str(value))
     return out
 
@@ -193,12 +210,16 @@ def load_splits(
     if len(labels) < 2:
         raise LabelError(
             "at least two different labels in the training data",
-            found=f"only {labels.names}", fix="check the label column", file=train_ex.source,
+            found=f"only {labels.names}",
+            fix="check the label column",
+            file=train_ex.source,
         )
     test_ex = _load_split(cfg, test, cfg.test, cfg.test_split_name, train_ex.columns)
     if test_ex is None and cfg.test_fraction:
         train_ex, test_ex = stratified_split(train_ex, cfg.test_fraction, seed)
-        notes.append(f"held out a stratified test split of {len(test_ex)} examples ({cfg.test_fraction:.0%}, seed {seed})")
+        notes.append(
+            f"held out a stratified test split of {len(test_ex)} examples ({cfg.test_fraction:.0%}, seed {seed})"
+        )
     val_ex = _load_split(cfg, validation, cfg.validation, cfg.validation_split_name, train_ex.columns)
     if val_ex is None:
         train_ex, val_ex = stratified_split(train_ex, cfg.validation_fraction, seed + 1)
@@ -218,8 +239,13 @@ def _load_split(
     cfg: DataConfig, given: Source | None, path: str | None, hf_split: str | None, columns: ColumnSpec | None
 ) -> Examples | None:
     kwargs: dict[str, Any] = dict(
-        format=cfg.format, encoding=cfg.encoding, text_column=cfg.text_column,
-        text_pair_column=cfg.text_pair_column, label_column=cfg.label_column, columns=columns,
+        format=cfg.format,
+        encoding=cfg.encoding,
+        header=cfg.header,
+        text_column=cfg.text_column,
+        text_pair_column=cfg.text_pair_column,
+        label_column=cfg.label_column,
+        columns=columns,
     )
     if given is not None:
         return load_examples(given, **kwargs)

@@ -93,8 +93,11 @@ def detect_format(path: str | Path, format: str | None = None) -> str:
     )
 
 
-def read_table(path: str | Path, format: str | None = None, encoding: str | None = None) -> Table:
-    """Read a labeled-data file into a Table; the format comes from the extension unless given."""
+def read_table(path: str | Path, format: str | None = None, encoding: str | None = None, header: bool = True) -> Table:
+    """Read a labeled-data file into a Table; the format comes from the extension unless given.
+
+    ``header=False`` (csv/tsv) names the columns ``column_1``, ``column_2``, ...
+    """
     path = Path(path)
     fmt = detect_format(path, format)
     if not path.is_file():
@@ -107,10 +110,12 @@ def read_table(path: str | Path, format: str | None = None, encoding: str | None
         try:
             raw = _COMPRESSION[suffix](raw)
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-            raise DataError(f"a valid {suffix} archive", found=str(exc), fix="re-create the archive", file=path) from None
+            raise DataError(
+                f"a valid {suffix} archive", found=str(exc), fix="re-create the archive", file=path
+            ) from None
     text = decode(raw, path, encoding)
     if fmt in ("csv", "tsv"):
-        return _read_delimited(text, "," if fmt == "csv" else "\t", str(path))
+        return _read_delimited(text, "," if fmt == "csv" else "\t", str(path), header)
     if fmt == "jsonl":
         return _read_jsonl(text, str(path))
     return _read_json(text, str(path))
@@ -154,18 +159,23 @@ def decode(raw: bytes, path: str | Path, encoding: str | None = None) -> str:
                 text = raw.decode(fallback)
             except UnicodeDecodeError:
                 continue
-            logger.warning("%s is not UTF-8 (line %d); read it as %s. Set --encoding to override.", path, line, fallback)
+            logger.warning(
+                "%s is not UTF-8 (line %d); read it as %s. Set --encoding to override.", path, line, fallback
+            )
             return text
     raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
 
 
-def _read_delimited(text: str, delimiter: str, source: str) -> Table:
+def _read_delimited(text: str, delimiter: str, source: str, has_header: bool = True) -> Table:
     csv.field_size_limit(2**31 - 1)
     rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL, source)
     if '"' in text and _quotes_are_literal(text, delimiter):
         rows, lines = _parse(text, delimiter, csv.QUOTE_NONE, source)
     if not rows:
         raise DataError("a header row and data rows", found="an empty file", fix="check the file", file=source)
+    if not has_header:  # a synthetic header row; data starts at the first line
+        rows.insert(0, [f"column_{i + 1}" for i in range(len(rows[0]))])
+        lines.insert(0, 0)
     header = [h.strip() for h in rows[0]]
     header = [h if h else f"column_{i}" for i, h in enumerate(header)]
     dupes = sorted({h for h in header if header.count(h) > 1})
@@ -203,7 +213,9 @@ def _parse(text: str, delimiter: str, quoting: int, source: str) -> tuple[list[l
                 lines.append(start)
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError("well-formed delimited text", found=str(exc), fix="check quoting", file=source, line=start) from None
+        raise DataError(
+            "well-formed delimited text", found=str(exc), fix="check quoting", file=source, line=start
+        ) from None
     return rows, lines
 
 
@@ -237,13 +249,19 @@ def _read_jsonl(text: str, source: str) -> Table:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(
-                "one JSON object per line", found=f"invalid JSON ({exc.msg})", fix="fix or remove the line",
-                file=source, line=n,
+                "one JSON object per line",
+                found=f"invalid JSON ({exc.msg})",
+                fix="fix or remove the line",
+                file=source,
+                line=n,
             ) from None
         if not isinstance(obj, dict):
             raise DataError(
                 'a JSON object per line, like {"text": ..., "label": ...}',
-                found=f"a {type(obj).__name__}", fix="wrap the values in an object", file=source, line=n,
+                found=f"a {type(obj).__name__}",
+                fix="wrap the values in an object",
+                file=source,
+                line=n,
             )
         rows.append(obj)
         lines.append(n)
@@ -256,8 +274,13 @@ def _read_json(text: str, source: str) -> Table:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError("valid JSON", found=exc.msg, fix="fix the file (or use .jsonl for one object per line)",
-                        file=source, line=exc.lineno) from None
+        raise DataError(
+            "valid JSON",
+            found=exc.msg,
+            fix="fix the file (or use .jsonl for one object per line)",
+            file=source,
+            line=exc.lineno,
+        ) from None
     if isinstance(obj, dict):
         lists = [v for v in obj.values() if isinstance(v, list)]
         if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
@@ -268,7 +291,9 @@ def _read_json(text: str, source: str) -> Table:
     if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
         raise DataError(
             "a JSON list of objects, an object with one such list, or an object of equal-length column lists",
-            found=f"a {type(obj).__name__}", fix="reshape the file or use .jsonl", file=source,
+            found=f"a {type(obj).__name__}",
+            fix="reshape the file or use .jsonl",
+            file=source,
         )
     return Table.from_rows(source, obj, list(range(1, len(obj) + 1)), "record")
 
@@ -279,8 +304,9 @@ def _read_parquet(path: Path) -> Table:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError("a readable parquet file", found=f"{type(exc).__name__}: {exc}", fix="re-export the file",
-                        file=path) from None
+        raise DataError(
+            "a readable parquet file", found=f"{type(exc).__name__}: {exc}", fix="re-export the file", file=path
+        ) from None
     return table_from_frame(frame, str(path))
 
 

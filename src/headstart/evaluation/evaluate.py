@@ -24,6 +24,7 @@ def evaluate(
     *,
     format: str | None = None,
     encoding: str | None = None,
+    header: bool = True,
     text_column: str | None = None,
     text_pair_column: str | None = None,
     label_column: str | None = None,
@@ -32,24 +33,32 @@ def evaluate(
     """Metrics of the saved model on labeled ``data`` (columns as in training unless named)."""
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor.load(model_dir)
     saved = predictor.info.columns
-    kwargs: dict[str, Any] = dict(format=format, encoding=encoding)
     explicit = any(c is not None for c in (text_column, text_pair_column, label_column))
-    examples = None
-    if not explicit and saved.get("text") and saved.get("label"):
-        try:  # the training file's column names, when this file has them too
-            spec = ColumnSpec(saved["text"], saved.get("text_pair"), saved["label"])
-            examples = load_examples(data, columns=spec, **kwargs)
-        except DataError:
-            examples = None
-    if examples is None:
-        examples = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                                 label_column=label_column, **kwargs)
+    preferred = (
+        None
+        if explicit or not saved.get("text")
+        else ColumnSpec(saved["text"], saved.get("text_pair"), saved.get("label"))
+    )
+    examples = load_examples(
+        data,
+        format=format,
+        encoding=encoding,
+        header=header,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        label_column=label_column,
+        columns=preferred,
+    )
     labels = LabelSet(predictor.labels)
     check_known_labels(examples, labels)
     if examples.is_pair != predictor.is_pair:
         kind = "text pairs" if predictor.is_pair else "single texts"
-        raise DataError(f"{kind}, as the model was trained on", found=f"columns {examples.columns}",
-                        fix="name the text columns with --text-column/--text-pair-column", file=examples.source)
+        raise DataError(
+            f"{kind}, as the model was trained on",
+            found=f"columns {examples.columns}",
+            fix="name the text columns with --text-column/--text-pair-column",
+            file=examples.source,
+        )
     logits = predictor.logits(examples, batch_size=batch_size)
     ids = np.array([labels.label2id[label] for label in examples.labels or []])
     positive = labels.label2id.get(str(predictor.info.raw.get("positive_label")), 1 if len(labels) == 2 else 0)

@@ -27,8 +27,14 @@ def classification_metrics(
         out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r), f"f1_{avg}": float(f)})
     p, r, f, s = precision_recall_fscore_support(yt, yp, labels=ids, average=None, zero_division=0)
     if len(names) == 2:
-        out.update({"precision": float(p[positive]), "recall": float(r[positive]), "f1": float(f[positive]),
-                    "positive_label": names[positive]})
+        out.update(
+            {
+                "precision": float(p[positive]),
+                "recall": float(r[positive]),
+                "f1": float(f[positive]),
+                "positive_label": names[positive],
+            }
+        )
     out["per_class"] = {
         name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, name in enumerate(names)
@@ -39,6 +45,4 @@ def classification_metrics(
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Only the numbers (what HF Trainer logs and compares)."""
-    return {
-        k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"
-    }
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"}

@@ -77,7 +77,9 @@ class Embedder:
             for row, i in enumerate(idx):
                 n = int(mask[row].sum())
                 ids = self._ids[i]
-                result[i] = TokenStates(self.tokenizer.convert_ids_to_tokens(ids), hidden[row, :n].float().cpu().numpy())
+                result[i] = TokenStates(
+                    self.tokenizer.convert_ids_to_tokens(ids), hidden[row, :n].float().cpu().numpy()
+                )
         return [r for r in result if r is not None]
 
     @torch.inference_mode()
@@ -93,8 +95,16 @@ class Embedder:
             yield idx, hidden, batch["attention_mask"]
 
 
-def embed(texts: Sequence[str], model: str = "minilm", *, pooling: str = "mean", normalize: bool = False,
-          max_length: int = 256, batch_size: int = 32) -> np.ndarray:
+def embed(
+    texts: Sequence[str],
+    model: str = "minilm",
+    *,
+    pooling: str = "mean",
+    normalize: bool = False,
+    max_length: int = 256,
+    batch_size: int = 32,
+) -> np.ndarray:
     """Sentence vectors for ``texts`` in one call: ``embed(["hi"], model="bert-tiny").shape == (1, 128)``."""
-    return Embedder(model, max_length=max_length).encode(texts, pooling=pooling, normalize=normalize,
-                                                          batch_size=batch_size)
+    return Embedder(model, max_length=max_length).encode(
+        texts, pooling=pooling, normalize=normalize, batch_size=batch_size
+    )

@@ -44,8 +44,12 @@ class Predictor:
         except HeadstartError:
             raise
         except (OSError, ValueError, KeyError) as exc:
-            raise ModelLoadError("a complete saved model directory", found=f"{type(exc).__name__}: {exc}",
-                                 fix="re-train, or restore the missing files", file=path) from None
+            raise ModelLoadError(
+                "a complete saved model directory",
+                found=f"{type(exc).__name__}: {exc}",
+                fix="re-train, or restore the missing files",
+                file=path,
+            ) from None
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model, tokenizer, info, task, device)
 
@@ -78,8 +82,10 @@ class Predictor:
     def logits(self, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
         """Raw model outputs [n_inputs, n_labels], in input order."""
         texts, pairs = self._split_inputs(inputs)
-        chunks = [self._chunk_logits(texts[i : i + CHUNK], None if pairs is None else pairs[i : i + CHUNK], batch_size)
-                  for i in range(0, len(texts), CHUNK)]
+        chunks = [
+            self._chunk_logits(texts[i : i + CHUNK], None if pairs is None else pairs[i : i + CHUNK], batch_size)
+            for i in range(0, len(texts), CHUNK)
+        ]
         if not chunks:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return np.concatenate(chunks)
@@ -98,13 +104,16 @@ class Predictor:
         return result
 
     def _split_inputs(self, inputs: Any) -> tuple[list[str], list[str] | None]:
-        if isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and len(inputs) == 2
-                                               and all(isinstance(x, str) for x in inputs)):
+        if isinstance(inputs, (str, dict)) or (
+            isinstance(inputs, tuple) and len(inputs) == 2 and all(isinstance(x, str) for x in inputs)
+        ):
             inputs = [inputs]
         texts, pairs = [], []
         for i, item in enumerate(_iterate(inputs)):
             if isinstance(item, dict):
-                item = (item.get("text"), item.get("text_pair")) if item.get("text_pair") is not None else item.get("text")
+                item = (
+                    (item.get("text"), item.get("text_pair")) if item.get("text_pair") is not None else item.get("text")
+                )
             if isinstance(item, str):
                 texts.append(item)
                 pairs.append(None)
@@ -112,15 +121,23 @@ class Predictor:
                 texts.append(item[0])
                 pairs.append(item[1])
             else:
-                raise DataError("a text, a (text, text_pair) tuple or a {\"text\", \"text_pair\"} dict",
-                                found=f"{type(item).__name__} {str(item)[:60]!r}", fix="fix the input", line=i + 1)
+                raise DataError(
+                    'a text, a (text, text_pair) tuple or a {"text", "text_pair"} dict',
+                    found=f"{type(item).__name__} {str(item)[:60]!r}",
+                    fix="fix the input",
+                    line=i + 1,
+                )
         given_pairs = [p is not None for p in pairs]
         if self.is_pair and not all(given_pairs):
-            raise DataError("(text, text_pair) inputs: this model was trained on sentence pairs",
-                            found="single texts", fix="pass pairs, e.g. [('first', 'second')]")
+            raise DataError(
+                "(text, text_pair) inputs: this model was trained on sentence pairs",
+                found="single texts",
+                fix="pass pairs, e.g. [('first', 'second')]",
+            )
         if not self.is_pair and any(given_pairs):
-            raise DataError("single texts: this model was trained on single texts", found="text pairs",
-                            fix="pass plain strings")
+            raise DataError(
+                "single texts: this model was trained on single texts", found="text pairs", fix="pass plain strings"
+            )
         return texts, (pairs if self.is_pair else None)  # type: ignore[return-value]
 
 

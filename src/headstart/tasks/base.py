@@ -31,7 +31,9 @@ class Task(Protocol):
         """A fine-tuned model from a saved directory."""
         ...
 
-    def encode(self, examples: Examples, tokenizer: Any, labels: LabelSet | None, max_length: int) -> tuple[Any, Encoded]:
+    def encode(
+        self, examples: Examples, tokenizer: Any, labels: LabelSet | None, max_length: int
+    ) -> tuple[Any, Encoded]:
         """A ``datasets.Dataset`` of model inputs (and ``labels`` ids when given), unpadded."""
         ...
 

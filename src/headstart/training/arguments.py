@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import torch
-
 from transformers import TrainingArguments
 
 from headstart.config import TrainConfig

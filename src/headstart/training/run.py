@@ -18,8 +18,7 @@ from typing import Any
 
 from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
-from headstart.artifacts import METRICS_FILE, check_output_dir, publish, staging_dir, versions, write_json
-from headstart.artifacts import INFO_FILE
+from headstart.artifacts import INFO_FILE, METRICS_FILE, check_output_dir, publish, staging_dir, versions, write_json
 from headstart.config import RunConfig, load_config
 from headstart.data.examples import DataBundle, Examples, Source, load_splits
 from headstart.data.labels import LabelSet
@@ -98,8 +97,11 @@ def _positive_index(labels: LabelSet, positive_label: str | None) -> int:
         return 1 if len(labels) == 2 else 0
     key = labels.key(positive_label)
     if key not in labels.label2id:
-        raise LabelError(f"task.positive_label among {labels.names}", found=repr(positive_label),
-                         fix="set task.positive_label to one of the training labels")
+        raise LabelError(
+            f"task.positive_label among {labels.names}",
+            found=repr(positive_label),
+            fix="set task.positive_label to one of the training labels",
+        )
     return labels.label2id[key]
 
 
@@ -135,23 +137,35 @@ def _encode_splits(
         if name == "train":
             summary[name]["lengths"] = enc.lengths
         if enc.n_truncated:
-            note = (f"{name}: {enc.n_truncated} of {len(examples)} examples were truncated to max_length="
-                    f"{max_length} tokens (longest: {enc.max_untruncated})")
+            note = (
+                f"{name}: {enc.n_truncated} of {len(examples)} examples were truncated to max_length="
+                f"{max_length} tokens (longest: {enc.max_untruncated})"
+            )
             notes.append(note)
             logger.warning(note)
     return out, summary
 
 
 def _make_trainer(
-    cfg: RunConfig, task: Task, model: Any, tokenizer: Any, data: dict[str, Any], labels: LabelSet,
-    positive: int, stage: Path, summary: dict[str, Any],
+    cfg: RunConfig,
+    task: Task,
+    model: Any,
+    tokenizer: Any,
+    data: dict[str, Any],
+    labels: LabelSet,
+    positive: int,
+    stage: Path,
+    summary: dict[str, Any],
 ) -> HeadstartTrainer:
     main = task.main_metric(labels)
     args = training_arguments(cfg.train, stage / "checkpoints", main)
     known = set(scalar_metrics(task.metrics(_dummy_ids(labels), _dummy_logits(labels), labels, positive)))
     if args.metric_for_best_model and args.metric_for_best_model.removeprefix("eval_") not in known | {"loss"}:
-        raise ConfigError(f"train.metric_for_best_model among {', '.join(sorted(known | {'loss'}))}",
-                          found=repr(cfg.train.metric_for_best_model), fix="pick one of these")
+        raise ConfigError(
+            f"train.metric_for_best_model among {', '.join(sorted(known | {'loss'}))}",
+            found=repr(cfg.train.metric_for_best_model),
+            fix="pick one of these",
+        )
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
@@ -192,8 +206,16 @@ def _evaluate_split(trainer: HeadstartTrainer, task: Task, dataset: Any, labels:
 
 
 def _save(
-    stage: Path, trainer: HeadstartTrainer, tokenizer: Any, cfg: RunConfig, task: Task, bundle: DataBundle,
-    metrics: dict[str, Any], summary: dict[str, Any], notes: list[str], seconds: float,
+    stage: Path,
+    trainer: HeadstartTrainer,
+    tokenizer: Any,
+    cfg: RunConfig,
+    task: Task,
+    bundle: DataBundle,
+    metrics: dict[str, Any],
+    summary: dict[str, Any],
+    notes: list[str],
+    seconds: float,
 ) -> None:
     # The pipeline truncates to model_max_length when called with truncation=True: make it ours.
     tokenizer.model_max_length = cfg.model.max_length

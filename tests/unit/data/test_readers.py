@@ -121,3 +121,9 @@ def test_format_detection_and_override(tmp_path):
 def test_missing_file():
     with pytest.raises(DataError, match="found nothing at"):
         read_table("/nonexistent/train.csv")
+
+
+def test_headerless_file(tmp_path):
+    t = read_table(write(tmp_path / "a.csv", b'"3","title","body text"\n"4","t2","b2"\n'), header=False)
+    assert t.columns == ["column_1", "column_2", "column_3"] and t.data["column_1"] == ["3", "4"]
+    assert t.location(1).endswith("a.csv:2")
