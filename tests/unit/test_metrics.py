@@ -28,3 +28,15 @@ def test_class_absent_from_predictions_scores_zero_without_warning():
 
 def test_scalar_metrics_drops_nested_values():
     assert set(scalar_metrics({"accuracy": 1.0, "n": 3, "per_class": {}, "positive_label": "x"})) == {"accuracy"}
+
+
+@pytest.mark.parametrize("names", [["a", "b"], ["a", "b", "c"]])
+def test_task_metric_names_match_what_it_reports(names):
+    import numpy as np
+
+    from headstart.data.labels import LabelSet
+    from headstart.tasks import get_task
+
+    task, labels = get_task("text-classification"), LabelSet(names)
+    reported = scalar_metrics(task.metrics(np.arange(len(names)), np.eye(len(names)), labels, 1))
+    assert set(task.metric_names(labels)) == set(reported)

@@ -137,3 +137,26 @@ def test_unreachable_hub_id_lists_bundled_models(tmp_path):
     cfg = {"model": {"name": "nobody/no-such-model-xyz"}, "train": {"output_dir": str(tmp_path / "m")}}
     with pytest.raises(ModelLoadError, match="bundled model: minilm.*bert-tiny"):
         train(cfg, train=SENTIMENT)
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path, tiny_model_dir):
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "train": {"output_dir": str(tmp_path / "es"), "num_train_epochs": 10, "learning_rate": 1e-9,
+                  "early_stopping_patience": 2, "disable_tqdm": True, "per_device_train_batch_size": 4},
+    }
+    result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    history = json.loads((result.output_dir / "metrics.json").read_text())["history"]
+    evals = [h for h in history if "eval_accuracy" in h]
+    assert len(evals) == 3, "stops after 2 evaluations without improvement"
+    assert result.metrics["validation"]["accuracy"] == max(h["eval_accuracy"] for h in evals)
+
+
+def test_bf16_training_runs_on_cpu(tmp_path, tiny_model_dir):
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "train": {"output_dir": str(tmp_path / "bf16"), "num_train_epochs": 1, "bf16": True, "disable_tqdm": True},
+    }
+    result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    assert 0 <= result.metrics["validation"]["accuracy"] <= 1
+    assert len(Predictor.load(result.output_dir).predict(["great fun"])) == 1

@@ -4,9 +4,10 @@ Padding happens per batch in the collator (dynamic padding), so nothing here pad
 tokenized once without truncation to learn their true lengths; only the ones that are too long
 are tokenized again with truncation, so the count of truncated examples costs almost nothing.
 
->>> enc = encode_texts(tokenizer, ["a short text"], None, max_length=8)  # doctest: +SKIP
->>> enc.n_truncated, len(enc.features["input_ids"][0]) <= 8               # doctest: +SKIP
-(0, True)
+Example::
+
+    enc = encode_texts(tokenizer, ["a short text"], None, max_length=8)
+    enc.n_truncated, len(enc.features["input_ids"][0]) <= 8   # -> (0, True)
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ UTF-16 by BOM, cp1252/latin-1 as a logged fallback), accepts CRLF, and decides p
 double quotes are CSV quoting or literal text: GLUE's MRPC has sentences that start with a quote
 character that is not a quoted field, while exported spreadsheets quote fields that contain tabs.
 
->>> t = read_table("train.csv")  # doctest: +SKIP
->>> t.columns, t.location(0)      # doctest: +SKIP
-(['text', 'label'], 'train.csv:2')
+Example::
+
+    t = read_table("train.csv")
+    t.columns, t.location(0)   # -> (['text', 'label'], 'train.csv:2')
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Score a saved model on any labeled file (or in-memory data) with the training metrics.
 
->>> metrics = evaluate("headstart-model", "dev.tsv")   # doctest: +SKIP
->>> metrics["accuracy"]                                # doctest: +SKIP
+Example::
+
+    metrics = evaluate("headstart-model", "dev.tsv")
+    metrics["accuracy"], metrics["per_class"]
 """
 
 from __future__ import annotations

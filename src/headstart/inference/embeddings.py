@@ -3,12 +3,12 @@
 Works on a bundled name, a hub id, a local folder, or a directory saved by ``headstart train``
 (its encoder, without the classification head).
 
->>> emb = Embedder("minilm")                        # doctest: +SKIP
->>> emb.encode(["a sentence"], pooling="mean").shape  # doctest: +SKIP
-(1, 384)
->>> states = emb.hidden_states(["a sentence"])       # doctest: +SKIP
->>> states[0].tokens, states[0].vectors.shape        # doctest: +SKIP
-(['[CLS]', 'a', 'sentence', '[SEP]'], (4, 384))
+Example::
+
+    emb = Embedder("minilm")
+    emb.encode(["a sentence"], pooling="mean").shape   # -> (1, 384)
+    states = emb.hidden_states(["a sentence"])
+    states[0].tokens, states[0].vectors.shape   # -> (['[CLS]', 'a', 'sentence', '[SEP]'], (4, 384))
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Embedder:
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling among {', '.join(POOLINGS)}", found=repr(pooling), fix="fix --pooling")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for idx, hidden, mask in self._batches(texts, batch_size):
+        for idx, _, hidden, mask in self._batches(texts, batch_size):
             if pooling == "cls":
                 pooled = hidden[:, 0]
             else:  # mean over non-padding tokens: [b, t, h] * [b, t, 1] summed over t / real count
@@ -73,26 +73,24 @@ class Embedder:
     def hidden_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenStates]:
         """The last hidden state of every token of every text (padding removed), with the tokens."""
         result: list[TokenStates | None] = [None] * len(texts)
-        for idx, hidden, mask in self._batches(texts, batch_size):
+        for idx, ids, hidden, mask in self._batches(texts, batch_size):
             for row, i in enumerate(idx):
                 n = int(mask[row].sum())
-                ids = self._ids[i]
                 result[i] = TokenStates(
-                    self.tokenizer.convert_ids_to_tokens(ids), hidden[row, :n].float().cpu().numpy()
+                    self.tokenizer.convert_ids_to_tokens(ids[row]), hidden[row, :n].float().cpu().numpy()
                 )
         return [r for r in result if r is not None]
 
     @torch.inference_mode()
     def _batches(self, texts: Sequence[str], batch_size: int) -> Any:
         enc = encode_texts(self.tokenizer, list(texts), None, self.max_length)
-        self._ids = enc.features["input_ids"]
         order = np.argsort([-n for n in enc.lengths], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             features = [{k: v[i] for k, v in enc.features.items()} for i in idx]
             batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state  # [batch, tokens, hidden]
-            yield idx, hidden, batch["attention_mask"]
+            yield idx, [enc.features["input_ids"][i] for i in idx], hidden, batch["attention_mask"]
 
 
 def embed(

@@ -3,9 +3,11 @@
 Inputs are processed in chunks (bounded memory); inside a chunk they are sorted by length so a
 batch pads little, then the outputs are put back in input order.
 
->>> predictor = Predictor.load("headstart-model")                     # doctest: +SKIP
->>> predictor.predict(["what a film", "a waste of time"])            # doctest: +SKIP
-[{'label': 'fresh', 'score': 0.97}, {'label': 'rotten', 'score': 0.91}]
+Example::
+
+    predictor = Predictor.load("headstart-model")
+    predictor.predict(["what a film", "a waste of time"])
+    # -> [{'label': 'fresh', 'score': 0.97}, {'label': 'rotten', 'score': 0.91}]
 """
 
 from __future__ import annotations

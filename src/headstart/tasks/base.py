@@ -23,6 +23,10 @@ class Task(Protocol):
         """The metric that picks the best checkpoint (a key of ``metrics``)."""
         ...
 
+    def metric_names(self, labels: LabelSet) -> list[str]:
+        """The scalar metrics this task reports (valid values of metric_for_best_model)."""
+        ...
+
     def build_model(self, path: str, labels: LabelSet) -> Any:
         """A pretrained backbone with a fresh head for ``labels``."""
         ...

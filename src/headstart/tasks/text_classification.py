@@ -25,6 +25,10 @@ class TextClassification:
     def main_metric(self, labels: LabelSet) -> str:
         return "accuracy"
 
+    def metric_names(self, labels: LabelSet) -> list[str]:
+        names = ["accuracy"] + [f"{m}_{avg}" for avg in ("macro", "micro") for m in ("precision", "recall", "f1")]
+        return names + (["precision", "recall", "f1"] if len(labels) == 2 else [])
+
     def build_model(self, path: str, labels: LabelSet) -> Any:
         return AutoModelForSequenceClassification.from_pretrained(
             path,

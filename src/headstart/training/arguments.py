@@ -31,7 +31,8 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
         logging_strategy="steps",
         save_only_model=False,
         remove_unused_columns=True,
-        use_cpu=False,
+        # HF refuses bf16 without a GPU unless told the run is on the CPU on purpose.
+        use_cpu=cfg.bf16 and not torch.cuda.is_available(),
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     if passed["eval_steps"] is None:
