@@ -129,6 +129,12 @@ def _data_flags(p: argparse.ArgumentParser, *, label: bool) -> None:
         p.add_argument("--label-column", "--label_column")
 
 
+def _read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reader keywords that _data_flags added, as load_examples/evaluate take them."""
+    names = ("format", "encoding", "header", "text_column", "text_pair_column", "label_column")
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     cfg = load_config(args.config) if args.config else RunConfig()
     for dest, value in vars(args).items():
@@ -154,17 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from headstart.evaluation.evaluate import evaluate
 
-    metrics = evaluate(
-        args.model_dir,
-        args.data,
-        format=args.format,
-        encoding=args.encoding,
-        header=args.header,
-        text_column=args.text_column,
-        text_pair_column=args.text_pair_column,
-        label_column=args.label_column,
-        batch_size=args.batch_size,
-    )
+    metrics = evaluate(args.model_dir, args.data, batch_size=args.batch_size, **_read_options(args))
     text = json.dumps(metrics, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -210,16 +206,7 @@ def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict
     preferred = None
     if args.text_column is None and saved.get("text"):
         preferred = ColumnSpec(saved["text"], saved.get("text_pair"), None)
-    examples = load_examples(
-        args.input,
-        format=args.format,
-        encoding=args.encoding,
-        header=args.header,
-        need_label=False,
-        text_column=args.text_column,
-        text_pair_column=args.text_pair_column,
-        columns=preferred,
-    )
+    examples = load_examples(args.input, need_label=False, columns=preferred, **_read_options(args))
     rows = [
         {"text": t} if examples.pairs is None else {"text": t, "text_pair": p}
         for t, p in zip(examples.texts, examples.pairs or examples.texts)
@@ -256,15 +243,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     if not args.output.endswith(".npy"):
         raise ConfigError("an --output ending in .npy", found=f"'{args.output}'", fix="rename the output")
-    examples = load_examples(
-        args.input,
-        format=args.format,
-        encoding=args.encoding,
-        header=args.header,
-        need_label=False,
-        text_column=args.text_column,
-        text_pair_column=args.text_pair_column,
-    )
+    examples = load_examples(args.input, need_label=False, **_read_options(args))
     vectors = Embedder(args.model, max_length=args.max_length).encode(
         examples.texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size
     )

@@ -308,21 +308,14 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return True, value.lower() in ("true", "yes", "1")
         return False, value
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return True, value
-        if isinstance(value, str):
-            try:
-                return True, int(value)
-            except ValueError:
-                return False, value
-        return False, value
-    if hint is float:
+    if hint in (int, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True, float(value)
+            if hint is int and not isinstance(value, int):
+                return False, value
+            return True, hint(value)
         if isinstance(value, str):
             try:
-                return True, float(value)
+                return True, hint(value)
             except ValueError:
                 return False, value
         return False, value

@@ -142,8 +142,14 @@ def test_unreachable_hub_id_lists_bundled_models(tmp_path):
 def test_early_stopping_and_best_checkpoint(tmp_path, tiny_model_dir):
     cfg = {
         "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "train": {"output_dir": str(tmp_path / "es"), "num_train_epochs": 10, "learning_rate": 1e-9,
-                  "early_stopping_patience": 2, "disable_tqdm": True, "per_device_train_batch_size": 4},
+        "train": {
+            "output_dir": str(tmp_path / "es"),
+            "num_train_epochs": 10,
+            "learning_rate": 1e-9,
+            "early_stopping_patience": 2,
+            "disable_tqdm": True,
+            "per_device_train_batch_size": 4,
+        },
     }
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     history = json.loads((result.output_dir / "metrics.json").read_text())["history"]
