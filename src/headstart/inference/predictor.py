@@ -127,7 +127,7 @@ class Predictor:
                     'a text, a (text, text_pair) tuple or a {"text", "text_pair"} dict',
                     found=f"{type(item).__name__} {str(item)[:60]!r}",
                     fix="fix the input",
-                    line=i + 1,
+                    file=f"input {i + 1}",
                 )
         given_pairs = [p is not None for p in pairs]
         if self.is_pair and not all(given_pairs):
