@@ -88,6 +88,10 @@ class ModelInfo:
     raw: dict[str, Any]
 
     @classmethod
+    def from_dict(cls, path: Path, raw: dict[str, Any]) -> ModelInfo:
+        return cls(path, raw["task"], list(raw["labels"]), dict(raw.get("columns") or {}), int(raw["max_length"]), raw)
+
+    @classmethod
     def read(cls, path: str | Path) -> ModelInfo:
         root = Path(path)
         info_file = root / INFO_FILE
@@ -100,8 +104,7 @@ class ModelInfo:
                 fix="train one with `headstart train`, or use transformers.pipeline for other models",
             )
         try:
-            raw = json.loads(info_file.read_text(encoding="utf-8"))
-            return cls(root, raw["task"], list(raw["labels"]), dict(raw["columns"]), int(raw["max_length"]), raw)
+            return cls.from_dict(root, json.loads(info_file.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(
                 f"a valid {INFO_FILE}",

@@ -180,7 +180,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model_dir)
     rows, inputs = _predict_inputs(args, predictor)
     preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores)
-    records = [{**row, **pred} for row, pred in zip(rows, preds)]
+    # A classifier answers a dict per input; a tagger, a list of entities (or of word tags).
+    records = [
+        {**row, **pred} if isinstance(pred, dict) else {**row, "entities": pred} for row, pred in zip(rows, preds)
+    ]
     _write_records(records, args.output)
     return 0
 
@@ -199,18 +202,9 @@ def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict
                 list(zip(args.texts, args.text_pair)),
             )
         return [{"text": t} for t in args.texts], list(args.texts)
-    from headstart.data.columns import ColumnSpec
-    from headstart.data.examples import load_examples
-
-    saved = predictor.info.columns
-    preferred = None
-    if args.text_column is None and saved.get("text"):
-        preferred = ColumnSpec(saved["text"], saved.get("text_pair"), None)
-    examples = load_examples(args.input, need_label=False, columns=preferred, **_read_options(args))
-    rows = [
-        {"text": t} if examples.pairs is None else {"text": t, "text_pair": p}
-        for t, p in zip(examples.texts, examples.pairs or examples.texts)
-    ]
+    examples = predictor.task.read_examples(args.input, predictor.info, _read_options(args), need_label=False)
+    inputs = examples.inputs()
+    rows = [{"text": x} if not isinstance(x, tuple) else {"text": x[0], "text_pair": x[1]} for x in inputs]
     return rows, examples.inputs()
 
 

@@ -33,10 +33,13 @@ def test_scalar_metrics_drops_nested_values():
 @pytest.mark.parametrize("names", [["a", "b"], ["a", "b", "c"]])
 def test_task_metric_names_match_what_it_reports(names):
     import numpy as np
+    from transformers import EvalPrediction
 
+    from headstart.config import RunConfig
     from headstart.data.labels import LabelSet
     from headstart.tasks import get_task
 
     task, labels = get_task("text-classification"), LabelSet(names)
-    reported = scalar_metrics(task.metrics(np.arange(len(names)), np.eye(len(names)), labels, 1))
+    prediction = EvalPrediction(predictions=np.eye(len(names)), label_ids=np.arange(len(names)))
+    reported = task.train_metrics(prediction, labels, RunConfig())
     assert set(task.metric_names(labels)) == set(reported)

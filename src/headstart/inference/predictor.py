@@ -53,7 +53,7 @@ class Predictor:
                 file=path,
             ) from None
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(model, tokenizer, info, task, device)
+        return task.predictor_class()(model, tokenizer, info, task, device)
 
     @property
     def labels(self) -> list[str]:
@@ -79,7 +79,10 @@ class Predictor:
         return out
 
     def probabilities(self, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
-        return self.task.probabilities(self.logits(inputs, batch_size=batch_size))
+        """Softmax scores [n_inputs, n_labels], as the text-classification pipeline computes them."""
+        logits = self.logits(inputs, batch_size=batch_size)
+        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return exp / exp.sum(axis=-1, keepdims=True)
 
     def logits(self, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
         """Raw model outputs [n_inputs, n_labels], in input order."""

@@ -1,17 +1,15 @@
-"""The task contract: what the training run and the Predictor need from a task.
+"""The task contract: what the training run, the Predictor and evaluate() need from a task.
 
-A task is a Protocol, not a base class: each task module implements these few methods and the
-shared machinery (training, saving, predicting) never branches on the task's name.
+A task is a Protocol, not a base class: each task module implements these methods and the shared
+machinery (training, saving, predicting, evaluating) never branches on the task's name.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
-import numpy as np
-
-from headstart.data.encoding import Encoded
-from headstart.data.examples import Examples
+from headstart.config import RunConfig
+from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
 
 
@@ -19,15 +17,19 @@ class Task(Protocol):
     name: ClassVar[str]
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
 
-    def main_metric(self, labels: LabelSet) -> str:
-        """The metric that picks the best checkpoint (a key of ``metrics``)."""
+    def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
+        """Train / validation / test examples and the label set (from config files or in-memory data)."""
         ...
 
-    def metric_names(self, labels: LabelSet) -> list[str]:
-        """The scalar metrics this task reports (valid values of metric_for_best_model)."""
+    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Any:
+        """Examples from a file for evaluate/predict, with the columns or layout used in training."""
         ...
 
-    def build_model(self, path: str, labels: LabelSet) -> Any:
+    def check_labels(self, examples: Any, labels: LabelSet) -> None:
+        """Raise LabelError for a label that the model does not know."""
+        ...
+
+    def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
         """A pretrained backbone with a fresh head for ``labels``."""
         ...
 
@@ -35,16 +37,35 @@ class Task(Protocol):
         """A fine-tuned model from a saved directory."""
         ...
 
-    def encode(
-        self, examples: Examples, tokenizer: Any, labels: LabelSet | None, max_length: int
-    ) -> tuple[Any, Encoded]:
-        """A ``datasets.Dataset`` of model inputs (and ``labels`` ids when given), unpadded."""
+    def encode(self, examples: Any, tokenizer: Any, labels: LabelSet, cfg: RunConfig) -> tuple[Any, dict[str, Any]]:
+        """A ``datasets.Dataset`` of unpadded model inputs with ``labels``, and a summary for the report
+        (``examples``, ``tokens``, ``lengths`` and what was truncated or windowed)."""
         ...
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Scores in [0, 1] from logits, as the matching pipeline computes them."""
+    def collator(self, tokenizer: Any) -> Any:
+        """Pads a batch dynamically (to its longest sequence)."""
         ...
 
-    def metrics(self, label_ids: np.ndarray, logits: np.ndarray, labels: LabelSet, positive: int) -> dict[str, Any]:
-        """All scores for the report; scalar ones are also logged during training."""
+    def main_metric(self, labels: LabelSet) -> str:
+        """The metric that picks the best checkpoint."""
+        ...
+
+    def metric_names(self, labels: LabelSet) -> list[str]:
+        """The scalar metrics reported during training (valid values of metric_for_best_model)."""
+        ...
+
+    def train_metrics(self, prediction: Any, labels: LabelSet, cfg: RunConfig) -> dict[str, float]:
+        """Trainer's compute_metrics: scalar scores from an EvalPrediction."""
+        ...
+
+    def evaluate(self, predictor: Any, examples: Any, batch_size: int = 64) -> dict[str, Any]:
+        """All scores of a Predictor on labeled examples (the numbers in metrics.json)."""
+        ...
+
+    def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
+        """Task fields of headstart.json (columns, pairs, tag scheme, ...)."""
+        ...
+
+    def predictor_class(self) -> type:
+        """The Predictor subclass that runs this task's saved models."""
         ...

@@ -10,26 +10,61 @@ from typing import Any, ClassVar
 
 import datasets
 import numpy as np
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-from headstart.data.encoding import Encoded, encode_texts
-from headstart.data.examples import Examples
+from headstart.config import RunConfig
+from headstart.data.columns import ColumnSpec
+from headstart.data.encoding import encode_texts
+from headstart.data.examples import DataBundle, Examples, check_known_labels, load_examples, load_splits
 from headstart.data.labels import LabelSet
-from headstart.evaluation.metrics import classification_metrics
+from headstart.errors import DataError, LabelError
+from headstart.evaluation.metrics import classification_metrics, scalar_metrics
+
+
+def positive_index(labels: LabelSet, positive_label: str | None) -> int:
+    """Index of the class whose precision/recall/F1 are reported for binary tasks."""
+    if positive_label is None:
+        return 1 if len(labels) == 2 else 0
+    key = labels.key(positive_label)
+    if key not in labels.label2id:
+        raise LabelError(
+            f"task.positive_label among {labels.names}",
+            found=repr(positive_label),
+            fix="set task.positive_label to one of the training labels",
+        )
+    return labels.label2id[key]
 
 
 class TextClassification:
     name: ClassVar[str] = "text-classification"
     pipeline_task: ClassVar[str] = "text-classification"
 
-    def main_metric(self, labels: LabelSet) -> str:
-        return "accuracy"
+    def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
+        bundle = load_splits(cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed)
+        positive_index(bundle.labels, cfg.task.positive_label)  # fail before training, not after
+        return bundle
 
-    def metric_names(self, labels: LabelSet) -> list[str]:
-        names = ["accuracy"] + [f"{m}_{avg}" for avg in ("macro", "micro") for m in ("precision", "recall", "f1")]
-        return names + (["precision", "recall", "f1"] if len(labels) == 2 else [])
+    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
+        saved = info.columns
+        named = any(options.get(k) for k in ("text_column", "text_pair_column", "label_column"))
+        preferred = None
+        if not named and saved.get("text"):
+            preferred = ColumnSpec(saved["text"], saved.get("text_pair"), saved.get("label"))
+        examples = load_examples(source, need_label=need_label, columns=preferred, **options)
+        if examples.is_pair != bool(info.raw.get("is_pair")):
+            kind = "text pairs" if info.raw.get("is_pair") else "single texts"
+            raise DataError(
+                f"{kind}, as the model was trained on",
+                found=f"columns {examples.columns}",
+                fix="name the text columns with --text-column/--text-pair-column",
+                file=examples.source,
+            )
+        return examples
 
-    def build_model(self, path: str, labels: LabelSet) -> Any:
+    def check_labels(self, examples: Examples, labels: LabelSet) -> None:
+        check_known_labels(examples, labels)
+
+    def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
         return AutoModelForSequenceClassification.from_pretrained(
             path,
             num_labels=len(labels),
@@ -42,19 +77,57 @@ class TextClassification:
         return AutoModelForSequenceClassification.from_pretrained(path)
 
     def encode(
-        self, examples: Examples, tokenizer: Any, labels: LabelSet | None, max_length: int
-    ) -> tuple[datasets.Dataset, Encoded]:
-        enc = encode_texts(tokenizer, examples.texts, examples.pairs, max_length)
+        self, examples: Examples, tokenizer: Any, labels: LabelSet, cfg: RunConfig
+    ) -> tuple[datasets.Dataset, dict[str, Any]]:
+        enc = encode_texts(tokenizer, examples.texts, examples.pairs, cfg.model.max_length)
         columns: dict[str, list[Any]] = dict(enc.features)
-        if labels is not None and examples.labels is not None:
-            ids = labels.label2id
-            columns["labels"] = [ids[label] for label in examples.labels]
-        return datasets.Dataset.from_dict(columns), enc
+        columns["labels"] = [labels.label2id[label] for label in examples.labels or []]
+        summary = {
+            "examples": len(examples),
+            "source": examples.source,
+            "label_distribution": labels.distribution(examples.labels or []),
+            "truncated": enc.n_truncated,
+            "tokens": int(sum(enc.lengths)),
+            "longest_before_truncation": enc.max_untruncated,
+            "lengths": enc.lengths,
+        }
+        return datasets.Dataset.from_dict(columns), summary
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=-1, keepdims=True)
+    def collator(self, tokenizer: Any) -> Any:
+        return DataCollatorWithPadding(tokenizer)
 
-    def metrics(self, label_ids: np.ndarray, logits: np.ndarray, labels: LabelSet, positive: int) -> dict[str, Any]:
-        return classification_metrics(label_ids, logits.argmax(axis=-1), labels.names, positive)
+    def main_metric(self, labels: LabelSet) -> str:
+        return "accuracy"
+
+    def metric_names(self, labels: LabelSet) -> list[str]:
+        names = ["accuracy"] + [f"{m}_{avg}" for avg in ("macro", "micro") for m in ("precision", "recall", "f1")]
+        return names + (["precision", "recall", "f1"] if len(labels) == 2 else [])
+
+    def train_metrics(self, prediction: Any, labels: LabelSet, cfg: RunConfig) -> dict[str, float]:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        positive = positive_index(labels, cfg.task.positive_label)
+        return scalar_metrics(classification_metrics(prediction.label_ids, logits.argmax(-1), labels.names, positive))
+
+    def evaluate(self, predictor: Any, examples: Examples, batch_size: int = 64) -> dict[str, Any]:
+        labels = LabelSet(predictor.labels)
+        logits = predictor.logits(examples, batch_size=batch_size)
+        ids = np.array([labels.label2id[label] for label in examples.labels or []])
+        positive = labels.label2id.get(str(predictor.info.raw.get("positive_label")), 1 if len(labels) == 2 else 0)
+        return classification_metrics(ids, logits.argmax(-1), labels.names, positive)
+
+    def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
+        columns = bundle.train.columns
+        return {
+            "columns": {
+                "text": columns.text if columns else None,
+                "text_pair": columns.text_pair if columns else None,
+                "label": columns.label if columns else None,
+            },
+            "is_pair": bundle.train.is_pair,
+            "positive_label": bundle.labels.names[positive_index(bundle.labels, cfg.task.positive_label)],
+        }
+
+    def predictor_class(self) -> type:
+        from headstart.inference.predictor import Predictor
+
+        return Predictor

@@ -18,14 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 
-from headstart.artifacts import INFO_FILE, METRICS_FILE, check_output_dir, publish, staging_dir, versions, write_json
+from headstart.artifacts import (
+    INFO_FILE,
+    METRICS_FILE,
+    ModelInfo,
+    check_output_dir,
+    publish,
+    staging_dir,
+    versions,
+    write_json,
+)
 from headstart.config import RunConfig, load_config
-from headstart.data.examples import DataBundle, Examples, Source, load_splits
+from headstart.data.examples import DataBundle, Source
 from headstart.data.labels import LabelSet
-from headstart.errors import ConfigError, HeadstartError, LabelError
-from headstart.evaluation.metrics import scalar_metrics
+from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
@@ -56,26 +64,26 @@ def train(
     task = get_task(cfg.task.type)
     out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir)
     set_seed(cfg.train.seed)
-    bundle = load_splits(cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed)
-    positive = _positive_index(bundle.labels, cfg.task.positive_label)
+    bundle = task.load_data(cfg, train, validation, test)
     model_path = resolve_model(cfg.model.name)
-    tokenizer, model = _load_backbone(task, cfg.model.name, model_path, bundle.labels)
+    tokenizer, model = _load_backbone(task, cfg, model_path, bundle.labels)
     notes = list(bundle.notes)
-    datasets_, summary = _encode_splits(task, bundle, tokenizer, cfg.model.max_length, notes)
+    data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
 
     stage = staging_dir(out)
     try:
-        trainer = _make_trainer(cfg, task, model, tokenizer, datasets_, bundle.labels, positive, stage, summary)
+        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, stage, summary)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
-        metrics = {
-            split: _evaluate_split(trainer, task, datasets_[split], bundle.labels, positive)
-            for split in ("validation", "test")
-            if split in datasets_
-        }
-        _save(stage, trainer, tokenizer, cfg, task, bundle, metrics, summary, notes, seconds)
+        info = _info(cfg, task, bundle, summary, notes, seconds)
+        predictor = task.predictor_class()(
+            trainer.model, tokenizer, ModelInfo.from_dict(stage, info), task, str(trainer.args.device)
+        )
+        splits = {"validation": bundle.validation, "test": bundle.test}
+        metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
+        _save(stage, trainer, tokenizer, cfg, info, metrics, seconds)
         publish(stage, out, cfg.train.overwrite_output_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -94,57 +102,34 @@ def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunCon
     return load_config(config)
 
 
-def _positive_index(labels: LabelSet, positive_label: str | None) -> int:
-    if positive_label is None:
-        return 1 if len(labels) == 2 else 0
-    key = labels.key(positive_label)
-    if key not in labels.label2id:
-        raise LabelError(
-            f"task.positive_label among {labels.names}",
-            found=repr(positive_label),
-            fix="set task.positive_label to one of the training labels",
-        )
-    return labels.label2id[key]
-
-
-def _load_backbone(task: Task, name: str, path: str, labels: LabelSet) -> tuple[Any, Any]:
+def _load_backbone(task: Task, cfg: RunConfig, path: str, labels: LabelSet) -> tuple[Any, Any]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = task.build_model(path, labels)
+        model = task.build_model(path, labels, cfg)
     except HeadstartError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # hub unreachable, missing files, unknown architecture
-        raise load_error(name, exc) from None
+        raise load_error(cfg.model.name, exc) from None
     return tokenizer, model
 
 
 def _encode_splits(
-    task: Task, bundle: DataBundle, tokenizer: Any, max_length: int, notes: list[str]
+    task: Task, bundle: DataBundle, tokenizer: Any, cfg: RunConfig, notes: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    splits: dict[str, Examples] = {"train": bundle.train, "validation": bundle.validation}
-    if bundle.test is not None:
-        splits["test"] = bundle.test
+    splits = {"train": bundle.train, "validation": bundle.validation, "test": bundle.test}
     out, summary = {}, {}
     for name, examples in splits.items():
-        ds, enc = task.encode(examples, tokenizer, bundle.labels, max_length)
-        out[name] = ds
-        summary[name] = {
-            "examples": len(examples),
-            "source": examples.source,
-            "label_distribution": bundle.labels.distribution(examples.labels or []),
-            "truncated": enc.n_truncated,
-            "tokens": int(sum(enc.lengths)),
-            "longest_before_truncation": enc.max_untruncated,
-        }
-        if name == "train":
-            summary[name]["lengths"] = enc.lengths
-        if enc.n_truncated:
-            note = (
-                f"{name}: {enc.n_truncated} of {len(examples)} examples were truncated to max_length="
-                f"{max_length} tokens (longest: {enc.max_untruncated})"
-            )
-            notes.append(note)
-            logger.warning(note)
+        if examples is None:
+            continue
+        out[name], summary[name] = task.encode(examples, tokenizer, bundle.labels, cfg)
+        for key, what in (("truncated", "truncated to"), ("windowed", "split into overlapping windows of")):
+            if summary[name].get(key):
+                note = (
+                    f"{name}: {summary[name][key]} of {len(examples)} examples were {what} max_length="
+                    f"{cfg.model.max_length} tokens (longest: {summary[name]['longest_before_truncation']})"
+                )
+                notes.append(note)
+                logger.warning(note)
     return out, summary
 
 
@@ -155,12 +140,10 @@ def _make_trainer(
     tokenizer: Any,
     data: dict[str, Any],
     labels: LabelSet,
-    positive: int,
     stage: Path,
     summary: dict[str, Any],
 ) -> HeadstartTrainer:
-    main = task.main_metric(labels)
-    args = training_arguments(cfg.train, stage / "checkpoints", main)
+    args = training_arguments(cfg.train, stage / "checkpoints", task.main_metric(labels))
     known = set(task.metric_names(labels)) | {"loss"}
     if args.metric_for_best_model and args.metric_for_best_model.removeprefix("eval_") not in known:
         raise ConfigError(
@@ -171,61 +154,29 @@ def _make_trainer(
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-
-    def compute_metrics(prediction: Any) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        return scalar_metrics(task.metrics(prediction.label_ids, logits, labels, positive))
-
+    lengths = {name: s.pop("lengths") for name, s in summary.items()}
     return HeadstartTrainer(
         model=model,
         args=args,
         train_dataset=data["train"],
         eval_dataset=data["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
+        data_collator=task.collator(tokenizer),
+        compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
         callbacks=callbacks,
-        train_lengths=summary["train"].pop("lengths"),
+        train_lengths=lengths["train"],
     )
 
 
-def _evaluate_split(trainer: HeadstartTrainer, task: Task, dataset: Any, labels: LabelSet, positive: int) -> dict:
-    output = trainer.predict(dataset)
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    return task.metrics(output.label_ids, logits, labels, positive)
-
-
-def _save(
-    stage: Path,
-    trainer: HeadstartTrainer,
-    tokenizer: Any,
-    cfg: RunConfig,
-    task: Task,
-    bundle: DataBundle,
-    metrics: dict[str, Any],
-    summary: dict[str, Any],
-    notes: list[str],
-    seconds: float,
-) -> None:
-    # The pipeline truncates to model_max_length when called with truncation=True: make it ours.
-    tokenizer.model_max_length = cfg.model.max_length
-    # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin.
-    trainer.model.save_pretrained(str(stage))
-    tokenizer.save_pretrained(str(stage))
-    shutil.rmtree(stage / "checkpoints", ignore_errors=True)
-    columns = bundle.train.columns
-    info = {
+def _info(
+    cfg: RunConfig, task: Task, bundle: DataBundle, summary: dict[str, Any], notes: list[str], seconds: float
+) -> dict[str, Any]:
+    return {
         "format_version": 1,
         "task": task.name,
         "pipeline_task": task.pipeline_task,
         "labels": bundle.labels.names,
-        "positive_label": bundle.labels.names[_positive_index(bundle.labels, cfg.task.positive_label)],
-        "columns": {
-            "text": columns.text if columns else None,
-            "text_pair": columns.text_pair if columns else None,
-            "label": columns.label if columns else None,
-        },
-        "is_pair": bundle.train.is_pair,
+        **task.saved_info(bundle, cfg),
         "max_length": cfg.model.max_length,
         "base_model": cfg.model.name,
         "main_metric": task.main_metric(bundle.labels),
@@ -236,7 +187,24 @@ def _save(
         "train_seconds": round(seconds, 1),
         "config": cfg.to_dict(),
     }
+
+
+def _save(
+    stage: Path,
+    trainer: HeadstartTrainer,
+    tokenizer: Any,
+    cfg: RunConfig,
+    info: dict[str, Any],
+    metrics: dict[str, Any],
+    seconds: float,
+) -> None:
+    # The pipeline truncates to model_max_length when called with truncation=True: make it ours.
+    tokenizer.model_max_length = cfg.model.max_length
+    # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin.
+    trainer.model.save_pretrained(str(stage))
+    tokenizer.save_pretrained(str(stage))
+    shutil.rmtree(stage / "checkpoints", ignore_errors=True)
     write_json(stage / INFO_FILE, info)
-    history = [entry for entry in trainer.state.log_history]
+    history = list(trainer.state.log_history)
     write_json(stage / METRICS_FILE, {**metrics, "history": history, "train_seconds": round(seconds, 1)})
     (stage / "README.md").write_text(render_model_card(info, metrics), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Model parts that are not stock transformers classes: the CRF layer and the CRF tagger."""
