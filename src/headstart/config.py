@@ -71,10 +71,17 @@ class DataConfig:
     label_column: str | None = _f(None, "Column with the label; detected from common names when null.")
     validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation set is given.")
     test_fraction: float | None = _f(None, "Share of train held out as a test set when no test set is given.")
+    token_column: int = _f(0, "CoNLL files: the column (0-based, negative from the end) holding the token.")
+    tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
 
 
-TASK_TYPES = ("text-classification",)
-TASK_ALIASES = {"classification": "text-classification", "sequence-classification": "text-classification"}
+TASK_TYPES = ("text-classification", "token-classification")
+TASK_ALIASES = {
+    "classification": "text-classification",
+    "sequence-classification": "text-classification",
+    "ner": "token-classification",
+    "tagging": "token-classification",
+}
 
 
 @dataclass
@@ -85,6 +92,16 @@ class TaskConfig:
     positive_label: str | None = _f(
         None, "For binary tasks, the label whose precision/recall/F1 are reported; the second label if null."
     )
+    crf: bool = _f(
+        False, "NER: put a CRF layer on the encoder (valid tag sequences, Viterbi decoding).", flags=("--crf",)
+    )
+    tag_scheme: str | None = _f(
+        None,
+        "NER: the input files' tag scheme; detected when null. Models train on IOB2.",
+        choices=(None, "iob1", "iob2", "bioes"),
+    )
+    label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
+    stride: int = _f(32, "NER: sub-tokens shared by consecutive windows of a sentence longer than max_length.")
 
 
 @dataclass

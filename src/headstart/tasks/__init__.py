@@ -5,8 +5,12 @@ from __future__ import annotations
 from headstart.errors import ConfigError
 from headstart.tasks.base import Task
 from headstart.tasks.text_classification import TextClassification
+from headstart.tasks.token_classification import TokenClassification
 
-TASKS: dict[str, type[Task]] = {TextClassification.name: TextClassification}
+TASKS: dict[str, type[Task]] = {
+    TextClassification.name: TextClassification,
+    TokenClassification.name: TokenClassification,
+}
 
 
 def get_task(name: str) -> Task:

@@ -1,0 +1,262 @@
+"""Named-entity recognition: token classification with a softmax or a CRF head.
+
+Words carry IOB2 tags; the first sub-token of each word carries its tag (see
+``data/token_encoding.py``), long sentences become overlapping windows, and predictions come
+back per word. The softmax model is a stock ``AutoModelForTokenClassification`` that
+``pipeline("token-classification")`` loads; the CRF model loads with ``headstart.Predictor``.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, ClassVar
+
+import datasets
+import numpy as np
+import torch
+from transformers import AutoModelForTokenClassification
+
+from headstart.config import RunConfig
+from headstart.data.examples import DataBundle
+from headstart.data.labels import LabelSet
+from headstart.data.readers import read_hf_dataset
+from headstart.data.tags import repair, split_tag
+from headstart.data.token_encoding import IGNORE, encode_words
+from headstart.data.tokens import TokenExamples, examples_from_spans, read_token_file, rows_to_examples
+from headstart.errors import DataError, LabelError
+from headstart.evaluation.ner_metrics import entity_metrics
+from headstart.modeling.crf_tagger import CrfTagger
+
+
+class TokenClassification:
+    name: ClassVar[str] = "token-classification"
+    pipeline_task: ClassVar[str] = "token-classification"
+
+    # -- data ---------------------------------------------------------------------------------
+    def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
+        notes: list[str] = []
+        train_ex = self._load(cfg, train, cfg.data.train, cfg.data.train_split_name)
+        if train_ex is None:
+            raise DataError("training data", found="none", fix="pass --train FILE (CoNLL or JSONL)")
+        if train_ex.tags is None:
+            raise LabelError("tags in the training data", found="tokens only", fix="add a tag column or tags lists")
+        labels = tag_set(train_ex.tags)
+        test_ex = self._load(cfg, test, cfg.data.test, cfg.data.test_split_name)
+        if test_ex is None and cfg.data.test_fraction:
+            train_ex, test_ex = random_split(train_ex, cfg.data.test_fraction, cfg.train.seed)
+            notes.append(f"held out a test split of {len(test_ex)} sentences (seed {cfg.train.seed})")
+        val_ex = self._load(cfg, validation, cfg.data.validation, cfg.data.validation_split_name)
+        if val_ex is None:
+            train_ex, val_ex = random_split(train_ex, cfg.data.validation_fraction, cfg.train.seed + 1)
+            notes.append(
+                f"no validation set given: held out {len(val_ex)} training sentences (seed {cfg.train.seed + 1})"
+            )
+        for split in (val_ex, test_ex):
+            if split is not None:
+                self.check_labels(split, labels)
+        notes.append(f"tag scheme of the training data: {train_ex.scheme} (trained as IOB2)")
+        return DataBundle(train_ex, val_ex, test_ex, labels, notes)
+
+    def _load(self, cfg: RunConfig, given: Any, path: str | None, hf_split: str | None) -> TokenExamples | None:
+        if given is not None:
+            return to_token_examples(given, cfg.task.tag_scheme)
+        if path is not None:
+            return read_token_file(
+                path,
+                format=cfg.data.format,
+                encoding=cfg.data.encoding,
+                token_column=cfg.data.token_column,
+                tag_column=cfg.data.tag_column,
+                scheme=cfg.task.tag_scheme,
+            )
+        if cfg.data.dataset_name and hf_split:
+            try:
+                table = read_hf_dataset(cfg.data.dataset_name, cfg.data.dataset_config_name, hf_split)
+            except DataError:
+                if hf_split == cfg.data.train_split_name:
+                    raise
+                return None
+            rows = [dict(zip(table.columns, values)) for values in zip(*table.data.values())]
+            return rows_to_examples(
+                rows, [table.location(i) for i in range(len(table))], table.source, cfg.task.tag_scheme
+            )
+        return None
+
+    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> TokenExamples:
+        if isinstance(source, (str, Path)):
+            cols = info.columns
+            examples = read_token_file(
+                source,
+                format=options.get("format"),
+                encoding=options.get("encoding"),
+                token_column=cols.get("token_column", 0),
+                tag_column=cols.get("tag_column", -1),
+            )
+        else:
+            examples = to_token_examples(source)
+        if need_label and examples.tags is None:
+            raise LabelError(
+                "tags to evaluate against", found="tokens only", fix="use a file with tags", file=examples.source
+            )
+        return examples
+
+    def check_labels(self, examples: TokenExamples, labels: LabelSet) -> None:
+        known = set(labels.names)
+        for tags, where in zip(examples.tags or [], examples.locations):
+            for tag in tags:
+                if tag not in known:
+                    raise LabelError(
+                        f"a tag seen in training ({', '.join(labels.names)})",
+                        found=repr(tag),
+                        fix="fix the tag, or add examples of it to the training data",
+                        file=where,
+                    )
+
+    # -- model --------------------------------------------------------------------------------
+    def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
+        if cfg.task.crf:
+            return CrfTagger.from_encoder(path, labels.id2label, labels.label2id)
+        return AutoModelForTokenClassification.from_pretrained(
+            path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id
+        )
+
+    def load_model(self, path: str) -> Any:
+        return AutoModelForTokenClassification.from_pretrained(path)  # CrfTagger is registered there too
+
+    def encode(
+        self, examples: TokenExamples, tokenizer: Any, labels: LabelSet, cfg: RunConfig
+    ) -> tuple[datasets.Dataset, dict[str, Any]]:
+        ids = labels.label2id
+        b_to_i = {ids[t]: ids.get("I-" + t[2:], ids[t]) for t in labels.names if t.startswith("B-")}
+        tag_ids = [[ids[t] for t in tags] for tags in examples.tags or []]
+        enc = encode_words(
+            tokenizer,
+            examples.words,
+            cfg.model.max_length,
+            tag_ids=tag_ids,
+            label_all_tokens=cfg.task.label_all_tokens,
+            b_to_i=b_to_i,
+            stride=cfg.task.stride,
+        )
+        summary = {
+            "examples": len(examples),
+            "windows": len(enc.windows),
+            "source": examples.source,
+            "label_distribution": labels.distribution(examples.labels or []),
+            "windowed": enc.n_windowed,
+            "unaligned_words": len(enc.unaligned),
+            "tokens": int(sum(enc.lengths)),
+            "longest_before_truncation": enc.max_untruncated,
+            "lengths": enc.lengths,
+        }
+        return datasets.Dataset.from_dict(enc.features), summary
+
+    def collator(self, tokenizer: Any) -> Any:
+        return TokenCollator(tokenizer)
+
+    # -- metrics ------------------------------------------------------------------------------
+    def main_metric(self, labels: LabelSet) -> str:
+        return "f1"
+
+    def metric_names(self, labels: LabelSet) -> list[str]:
+        return ["precision", "recall", "f1", "precision_macro", "recall_macro", "f1_macro", "token_accuracy"]
+
+    def train_metrics(self, prediction: Any, labels: LabelSet, cfg: RunConfig) -> dict[str, float]:
+        """Entity scores per window during training (the final report is per sentence, merged)."""
+        preds = prediction.predictions
+        if isinstance(preds, tuple):  # CRF: (emissions, decoded tags)
+            tag_ids = preds[1]
+        else:
+            tag_ids = preds.argmax(-1)
+        true_seqs, pred_seqs = [], []
+        for gold, guess in zip(prediction.label_ids, tag_ids):
+            keep = gold != IGNORE
+            true_seqs.append([labels.names[i] for i in gold[keep]])
+            pred_seqs.append(repair([labels.names[i] if i >= 0 else "O" for i in guess[keep]]))
+        m = entity_metrics(true_seqs, pred_seqs)
+        return {k: m[k] for k in self.metric_names(labels)}
+
+    def evaluate(self, predictor: Any, examples: TokenExamples, batch_size: int = 64) -> dict[str, Any]:
+        tags, _ = predictor.predict_tags(examples.words, batch_size=batch_size)
+        out = entity_metrics(examples.tags or [], tags)
+        strict = entity_metrics(examples.tags or [], tags, strict=True)
+        out["strict"] = {k: strict[k] for k in ("precision", "recall", "f1", "per_type")}
+        return out
+
+    def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
+        return {
+            "columns": {"token_column": cfg.data.token_column, "tag_column": cfg.data.tag_column},
+            "tag_scheme": bundle.train.scheme,
+            "crf": cfg.task.crf,
+            "label_all_tokens": cfg.task.label_all_tokens,
+            "stride": cfg.task.stride,
+        }
+
+    def predictor_class(self) -> type:
+        from headstart.inference.token_predictor import TokenPredictor
+
+        return TokenPredictor
+
+
+def tag_set(tags: list[list[str]]) -> LabelSet:
+    """Tags sorted by entity type, then B before I, with O first."""
+    found = {t for seq in tags for t in seq}
+    ordered = sorted(found - {"O"}, key=lambda t: (split_tag(t)[1], split_tag(t)[0]))
+    return LabelSet(["O", *ordered])
+
+
+def to_token_examples(source: Any, scheme: str | None = None) -> TokenExamples:
+    """In-memory NER data: TokenExamples, texts, word lists, or rows of tokens/tags or text/entities."""
+    if isinstance(source, TokenExamples):
+        return source
+    if isinstance(source, str):
+        source = [source]
+    if isinstance(source, (list, tuple)) and source:
+        if all(isinstance(s, str) for s in source):
+            return examples_from_spans([{"text": s} for s in source])
+        if all(isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s) for s in source):
+            return TokenExamples([list(s) for s in source], source="input")
+        if all(isinstance(s, dict) for s in source):
+            return rows_to_examples(list(source), [f"input row {i + 1}" for i in range(len(source))], "input", scheme)
+    raise DataError(
+        "texts, lists of words, or rows with tokens/tags or text/entities",
+        found=f"{type(source).__name__}" + ("" if source else " (empty)"),
+        fix='pass e.g. ["Ann lives in Paris"] or [["Ann", "lives"]]',
+    )
+
+
+def random_split(examples: TokenExamples, fraction: float, seed: int) -> tuple[TokenExamples, TokenExamples]:
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    k = max(1, round(len(order) * fraction))
+    if k >= len(order):
+        raise DataError(
+            f"enough sentences to hold out {fraction:.0%}",
+            found=f"{len(order)}",
+            fix="pass a --validation file or add training data",
+            file=examples.source,
+        )
+    held = sorted(order[:k])
+    keep = sorted(order[k:])
+    return examples.subset(keep), examples.subset(held)
+
+
+class TokenCollator:
+    """Pads model inputs with the tokenizer, labels with -100 and the word mask with 0."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        extra = {k: [f.pop(k) for f in features] for k in ("labels", "word_mask") if k in features[0]}
+        batch = self.tokenizer.pad(features, return_tensors="pt")
+        width = batch["input_ids"].shape[1]
+        left = self.tokenizer.padding_side == "left"
+        for key, rows in extra.items():
+            fill = IGNORE if key == "labels" else 0
+            padded = [
+                ([fill] * (width - len(r)) + list(r)) if left else (list(r) + [fill] * (width - len(r))) for r in rows
+            ]
+            batch[key] = torch.tensor(np.array(padded, dtype=np.int64))
+        return batch
