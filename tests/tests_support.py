@@ -41,3 +41,28 @@ def requires_bundled(name: str) -> pytest.MarkDecorator:
     except ModelLoadError as exc:
         missing = str(exc)
     return pytest.mark.skipif(missing is not None, reason=missing or "")
+
+
+def ner_rows() -> list[dict]:
+    """Synthetic NER sentences over the tiny vocabulary: entity identity is learnable by word,
+    and 'xyzzy' (split into five sub-tokens) is a person, to exercise sub-word alignment."""
+    people = [["he"], ["she"], ["xyzzy"], ["she", "xyzzy"]]
+    orgs = [["company"], ["new", "company"], ["market"]]
+    templates = [("{p} said the {o} was great", "p o"), ("the {o} loved {p}", "o p"), ("{p} hated {o} so much", "p o")]
+    rows = []
+    for i in range(36):
+        p, o = people[i % len(people)], orgs[i % len(orgs)]
+        template, _ = templates[i % len(templates)]
+        words, tags = [], []
+        for part in template.split():
+            if part == "{p}":
+                words += p
+                tags += ["B-PER"] + ["I-PER"] * (len(p) - 1)
+            elif part == "{o}":
+                words += o
+                tags += ["B-ORG"] + ["I-ORG"] * (len(o) - 1)
+            else:
+                words.append(part)
+                tags.append("O")
+        rows.append({"tokens": words, "tags": tags})
+    return rows

@@ -18,9 +18,15 @@ from tests_support import SENTIMENT
 @pytest.fixture(scope="module")
 def pair_model(tmp_path_factory, tiny_model_dir):
     rows = [{"sentence1": r["text"], "sentence2": "the film", "label": r["label"]} for r in SENTIMENT]
-    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 32},
-           "train": {"output_dir": str(tmp_path_factory.mktemp("pair") / "m"), "num_train_epochs": 1,
-                     "eval_strategy": "no", "disable_tqdm": True}}
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "train": {
+            "output_dir": str(tmp_path_factory.mktemp("pair") / "m"),
+            "num_train_epochs": 1,
+            "eval_strategy": "no",
+            "disable_tqdm": True,
+        },
+    }
     return train(cfg, train=rows, validation=rows).output_dir
 
 
@@ -72,17 +78,27 @@ def test_overwrite_replaces_only_when_asked(tmp_path, tiny_model_dir):
     out = tmp_path / "m"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    cfg = {"model": {"name": str(tiny_model_dir), "max_length": 32},
-           "train": {"output_dir": str(out), "num_train_epochs": 1, "overwrite_output_dir": True,
-                     "eval_strategy": "no", "disable_tqdm": True}}
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "train": {
+            "output_dir": str(out),
+            "num_train_epochs": 1,
+            "overwrite_output_dir": True,
+            "eval_strategy": "no",
+            "disable_tqdm": True,
+        },
+    }
     train(cfg, train=SENTIMENT)
     assert (out / "headstart.json").is_file() and not (out / "notes.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["m"], "no staging or backup directory left behind"
 
 
 def test_unknown_positive_label(tmp_path, tiny_model_dir):
-    cfg = {"model": {"name": str(tiny_model_dir)}, "task": {"positive_label": "meh"},
-           "train": {"output_dir": str(tmp_path / "m")}}
+    cfg = {
+        "model": {"name": str(tiny_model_dir)},
+        "task": {"positive_label": "meh"},
+        "train": {"output_dir": str(tmp_path / "m")},
+    }
     with pytest.raises(LabelError, match=r"task.positive_label among \['neg', 'pos'\]"):
         train(cfg, train=SENTIMENT)
 

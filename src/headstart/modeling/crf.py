@@ -27,12 +27,11 @@ class CRF(nn.Module):
         self.start = nn.Parameter(torch.zeros(num_tags))
         self.end = nn.Parameter(torch.zeros(num_tags))
         ones = torch.ones(num_tags, num_tags, dtype=torch.bool)
-        # Constraints derive from the label names, so they are rebuilt on load, not saved.
-        self.register_buffer("allowed", ones if allowed is None else allowed.bool(), persistent=False)
+        # Saved with the weights (persistent): from_pretrained builds models on the meta device, and
+        # a non-persistent buffer would come back uninitialised.
+        self.register_buffer("allowed", ones if allowed is None else allowed.bool())
         self.register_buffer(
-            "allowed_start",
-            torch.ones(num_tags, dtype=torch.bool) if allowed_start is None else allowed_start.bool(),
-            persistent=False,
+            "allowed_start", torch.ones(num_tags, dtype=torch.bool) if allowed_start is None else allowed_start.bool()
         )
 
     def scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,0 +1,175 @@
+"""NER end to end on the tiny model: train -> save -> load -> predict, softmax and CRF heads."""
+
+import json
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from headstart import Predictor, evaluate, train
+from headstart.cli import main
+from headstart.data.tags import is_valid_iob2
+from tests_support import ner_rows
+
+
+def _train(tmp_path_factory, tiny_model_dir, crf: bool, **train_cfg):
+    out = tmp_path_factory.mktemp("ner") / ("crf" if crf else "softmax")
+    settings = {
+        "output_dir": str(out),
+        "num_train_epochs": 15,
+        "learning_rate": 3e-3,
+        "eval_strategy": "no",
+        "per_device_train_batch_size": 4,
+        "warmup_steps": 0,
+        "disable_tqdm": True,
+        "seed": 0,
+    }
+    settings.update(train_cfg)
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "task": {"type": "ner", "crf": crf},
+        "train": settings,
+    }
+    return train(cfg, train=ner_rows(), validation=ner_rows())
+
+
+@pytest.fixture(scope="module")
+def softmax_model(tmp_path_factory, tiny_model_dir):
+    return _train(tmp_path_factory, tiny_model_dir, crf=False)
+
+
+@pytest.fixture(scope="module")
+def crf_model(tmp_path_factory, tiny_model_dir):
+    return _train(tmp_path_factory, tiny_model_dir, crf=True, learning_rate=5e-3)
+
+
+@pytest.mark.parametrize("name", ["softmax_model", "crf_model"])
+def test_learns_saves_and_reloads(name, request):
+    result = request.getfixturevalue(name)
+    assert result.metrics["validation"]["f1"] > 0.9
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["task"] == "token-classification" and info["labels"][0] == "O"
+    predictor = Predictor.load(result.output_dir)
+    sentences = [row["tokens"] for row in ner_rows()]
+    tags, scores = predictor.predict_tags(sentences)
+    again, _ = Predictor.load(result.output_dir).predict_tags(sentences)
+    assert tags == again
+    one_by_one = [Predictor.load(result.output_dir).predict_tags([s], batch_size=1)[1][0] for s in sentences[:6]]
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(one_by_one, scores[:6])), "batched == unbatched"
+    assert not any(p.suffix in (".bin", ".pt", ".pkl") for p in result.output_dir.iterdir())
+
+
+def test_crf_decodes_only_valid_sequences(crf_model):
+    predictor = Predictor.load(crf_model.output_dir)
+    import torch
+
+    rng = np.random.default_rng(0)
+    vocab = ["he", "she", "xyzzy", "company", "new", "market", "said", "the", "was", "great", "loved"]
+    sentences = [list(rng.choice(vocab, size=rng.integers(1, 12))) for _ in range(50)]
+    from headstart.data.token_encoding import encode_words
+
+    enc = encode_words(predictor.tokenizer, sentences, 32)
+    for i in range(len(sentences)):
+        feats = {k: torch.tensor([v[i]]) for k, v in enc.features.items()}
+        with torch.no_grad():
+            decoded = predictor.model(**feats).decoded[0]
+        path = [predictor.labels[int(k)] for k in decoded if k >= 0]
+        assert is_valid_iob2(path), path
+
+
+def test_softmax_directory_works_in_plain_pipeline(softmax_model):
+    texts = ["he said the company was great", "the market loved xyzzy"]
+    ours = Predictor.load(softmax_model.output_dir).predict(texts)
+    simple = pipeline("token-classification", model=str(softmax_model.output_dir), aggregation_strategy="simple")
+    assert all(e["entity_group"] in ("PER", "ORG") for e in simple(texts[0]))
+    first = pipeline("token-classification", model=str(softmax_model.output_dir), aggregation_strategy="first")
+
+    def spans(entities):
+        return [(e["entity_group"], int(e["start"]), int(e["end"])) for e in entities]
+
+    assert [spans(e) for e in ours] == [spans(e) for e in first(texts)]
+    assert spans(ours[0]) == [("PER", 0, 2), ("ORG", 12, 19)]
+
+
+def test_character_offsets_with_repeated_words_and_unicode(softmax_model):
+    text = "she — «she» said the company was great, café she"
+    entities = Predictor.load(softmax_model.output_dir).predict(text)[0]
+    people = [e for e in entities if e["entity_group"] == "PER"]
+    assert [e["start"] for e in people] == [0, text.index("she", 1), text.rindex("she")]
+    for e in entities:
+        assert text[e["start"] : e["end"]] == e["word"] and 0 < e["score"] <= 1
+
+
+def test_pre_split_words_give_a_tag_per_word(softmax_model):
+    out = Predictor.load(softmax_model.output_dir).predict([["she", "loved", "the", "market"]])[0]
+    assert [w["word"] for w in out] == ["she", "loved", "the", "market"]
+    assert [w["tag"] for w in out] == ["B-PER", "O", "O", "B-ORG"]
+
+
+def test_windows_when_sentences_exceed_max_length(tmp_path, tiny_model_dir):
+    long_rows = [
+        {
+            "tokens": sum((r["tokens"] for r in ner_rows()[i : i + 4]), []),
+            "tags": sum((r["tags"] for r in ner_rows()[i : i + 4]), []),
+        }
+        for i in range(0, 36, 4)
+    ]
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 16},
+        "task": {"type": "ner", "stride": 4},
+        "train": {"output_dir": str(tmp_path / "w"), "num_train_epochs": 1, "disable_tqdm": True},
+    }
+    result = train(cfg, train=long_rows, validation=long_rows)
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["data"]["train"]["windowed"] == len(long_rows)
+    assert any("split into overlapping windows" in n for n in result.notes)
+    tags, _ = Predictor.load(result.output_dir).predict_tags([r["tokens"] for r in long_rows])
+    assert [len(t) for t in tags] == [len(r["tokens"]) for r in long_rows], "no word dropped"
+
+
+def test_cli_train_predict_evaluate_on_conll_files(tmp_path, tiny_model_dir, capsys):
+    lines = []
+    for row in ner_rows():
+        lines += [f"{w} {t}" for w, t in zip(row["tokens"], row["tags"])] + [""]
+    (tmp_path / "train.conll").write_text("\n".join(lines))
+    out = tmp_path / "m"
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "ner",
+                "--model",
+                str(tiny_model_dir),
+                "--train",
+                str(tmp_path / "train.conll"),
+                "--validation",
+                str(tmp_path / "train.conll"),
+                "-o",
+                str(out),
+                "--epochs",
+                "15",
+                "--lr",
+                "3e-3",
+                "--batch-size",
+                "4",
+                "--set",
+                "train.eval_strategy=no",
+                "--disable_tqdm",
+                "--max_length",
+                "32",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["predict", str(out), "she loved the market"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["text"] == "she loved the market"
+    assert [(e["entity_group"], e["word"]) for e in row["entities"]] == [("PER", "she"), ("ORG", "market")]
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "train.conll")]) == 0
+    assert json.loads(capsys.readouterr().out)["f1"] > 0.9
+    (tmp_path / "dev.conll").write_text("she B-PER\nloved B-VERB\n")
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "dev.conll")]) == 2
+    assert "dev.conll:1: expected a tag seen in training" in capsys.readouterr().err
+    assert evaluate(out, tmp_path / "train.conll")["strict"]["f1"] > 0.9
