@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+PREFERRED = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy"]
+
 
 def _table(metrics: dict[str, Any]) -> list[str]:
-    keys = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro"]
+    keys = [k for k in PREFERRED if any(k in m for m in metrics.values())]
     rows = ["| split | " + " | ".join(k for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for split, m in metrics.items():
         cells = [f"{m[k]:.4f}" if k in m else "" for k in keys]
@@ -16,20 +18,60 @@ def _table(metrics: dict[str, Any]) -> list[str]:
 
 def _per_class(metrics: dict[str, Any]) -> list[str]:
     split = "test" if "test" in metrics else "validation"
-    per = metrics.get(split, {}).get("per_class", {})
-    rows = [f"Per class ({split}):", "", "| label | precision | recall | f1 | support |", "|---|---|---|---|---|"]
+    scores = metrics.get(split, {})
+    per = scores.get("per_class") or scores.get("per_type") or {}
+    what = "entity type" if "per_type" in scores else "label"
+    rows = [f"Per {what} ({split}):", "", f"| {what} | precision | recall | f1 | support |", "|---|---|---|---|---|"]
     for name, m in per.items():
         rows.append(f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['support']} |")
     return rows
 
 
-def render_model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
-    cfg = info["config"]
+def _usage(info: dict[str, Any]) -> list[str]:
+    if info["task"] == "token-classification":
+        lines = [
+            "```python",
+            "from headstart import Predictor",
+            'predictor = Predictor.load("THIS_DIR")',
+            'predictor.predict("Ann moved to Paris.")            # entities with character offsets',
+            'predictor.predict([["Ann", "moved", "to", "Paris"]])  # a tag per word',
+        ]
+        if info.get("crf"):
+            return lines + [
+                "```",
+                "",
+                "The CRF head is not a stock transformers class: load it with `headstart.Predictor` (after",
+                "`import headstart`, `AutoModelForTokenClassification.from_pretrained` loads it too).",
+            ]
+        return lines + [
+            "",
+            "from transformers import pipeline",
+            'pipe = pipeline("token-classification", model="THIS_DIR", aggregation_strategy="first")',
+            'pipe("Ann moved to Paris.")  # "first" reads each word from its first sub-token, as headstart does',
+            "```",
+        ]
     example = '("first sentence", "second sentence")' if info.get("is_pair") else '"I loved this film"'
     pipe_input = (
         '{"text": "first sentence", "text_pair": "second sentence"}' if info.get("is_pair") else '"I loved this film"'
     )
+    return [
+        "```python",
+        "from headstart import Predictor",
+        'predictor = Predictor.load("THIS_DIR")',
+        f"predictor.predict([{example}])",
+        "",
+        "from transformers import pipeline",
+        f'pipe = pipeline("{info["pipeline_task"]}", model="THIS_DIR")',
+        f"pipe({pipe_input}, truncation=True)",
+        "```",
+    ]
+
+
+def render_model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
+    cfg = info["config"]
     data = info.get("data", {})
+    ner = info["task"] == "token-classification"
+    kind = "text pairs" if info.get("is_pair") else ("sentences" if ner else "single texts")
     lines = [
         "---",
         "library_name: transformers",
@@ -40,7 +82,7 @@ def render_model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"# {info['task']} model fine-tuned from `{info['base_model']}`",
         "",
         f"Labels: {', '.join(f'`{label}`' for label in info['labels'])}. "
-        f"Input: {'text pairs' if info.get('is_pair') else 'single texts'}, up to {info['max_length']} tokens.",
+        f"Input: {kind}, up to {info['max_length']} tokens" + (" per window (longer: windowed)." if ner else "."),
         "",
         "## Scores",
         "",
@@ -50,15 +92,7 @@ def render_model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         "",
         "## Use it",
         "",
-        "```python",
-        "from headstart import Predictor",
-        'predictor = Predictor.load("THIS_DIR")',
-        f"predictor.predict([{example}])",
-        "",
-        "from transformers import pipeline",
-        f'pipe = pipeline("{info["pipeline_task"]}", model="THIS_DIR")',
-        f"pipe({pipe_input}, truncation=True)",
-        "```",
+        *_usage(info),
         "",
         "## Training",
         "",

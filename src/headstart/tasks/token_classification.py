@@ -149,7 +149,20 @@ class TokenClassification:
             "tokens": int(sum(enc.lengths)),
             "longest_before_truncation": enc.max_untruncated,
             "lengths": enc.lengths,
+            "notes": [],
         }
+        if (
+            tokenizer("A", add_special_tokens=False)["input_ids"]
+            == tokenizer("a", add_special_tokens=False)["input_ids"]
+        ):
+            summary["notes"].append(
+                "the backbone's tokenizer is uncased: capitalisation, a strong cue for names, is lost"
+            )
+        if enc.unaligned:
+            summary["notes"].append(
+                f"{len(enc.unaligned)} words in {examples.source} have no sub-token (e.g. zero-width characters): "
+                "they are not trained on and are predicted O"
+            )
         return datasets.Dataset.from_dict(enc.features), summary
 
     def collator(self, tokenizer: Any) -> Any:

@@ -122,6 +122,10 @@ def _encode_splits(
         if examples is None:
             continue
         out[name], summary[name] = task.encode(examples, tokenizer, bundle.labels, cfg)
+        for note in summary[name].pop("notes", []):
+            if note not in notes:
+                notes.append(note)
+                logger.warning(note)
         for key, what in (("truncated", "truncated to"), ("windowed", "split into overlapping windows of")):
             if summary[name].get(key):
                 note = (
