@@ -74,8 +74,10 @@ def main(argv: list[str]) -> int:
     print("| workload | epochs | dev metric | score | dev accuracy | train s | pipeline agrees |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['workload']} | {r['epochs']} | {r['metric']} | {100 * r['dev_score']:.1f} | "
-              f"{100 * r['dev_accuracy']:.1f} | {r['train_seconds']} | {r['pipeline_agreement']} |")
+        print(
+            f"| {r['workload']} | {r['epochs']} | {r['metric']} | {100 * r['dev_score']:.1f} | "
+            f"{100 * r['dev_accuracy']:.1f} | {r['train_seconds']} | {r['pipeline_agreement']} |"
+        )
     out = Path(__file__).parent / "results" / "engine_quality.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from headstart.config import RunConfig, load_config  # noqa: E402
 from headstart.data import Examples, LabelSet, load_examples, load_splits  # noqa: E402
+from headstart.data.tokens import TokenExamples, read_token_file  # noqa: E402
 from headstart.errors import (  # noqa: E402
     ConfigError,
     DataError,
@@ -21,6 +22,7 @@ from headstart.errors import (  # noqa: E402
 from headstart.evaluation.evaluate import evaluate  # noqa: E402
 from headstart.inference.embeddings import Embedder, embed  # noqa: E402
 from headstart.inference.predictor import Predictor  # noqa: E402
+from headstart.inference.token_predictor import TokenPredictor  # noqa: E402
 from headstart.models import BUNDLED, resolve_model  # noqa: E402
 from headstart.training.run import TrainResult, train  # noqa: E402
 
@@ -37,6 +39,8 @@ __all__ = [
     "OutputExistsError",
     "Predictor",
     "RunConfig",
+    "TokenExamples",
+    "TokenPredictor",
     "TrainResult",
     "__version__",
     "embed",
@@ -44,6 +48,7 @@ __all__ = [
     "load_config",
     "load_examples",
     "load_splits",
+    "read_token_file",
     "resolve_model",
     "train",
 ]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from transformers import pipeline
 
-from headstart import Embedder, Predictor, evaluate, train
+from headstart import Embedder, Predictor, evaluate, read_token_file, train
 from headstart.cli import main
 from headstart.data import load_examples, read_table
+from headstart.data.tags import is_valid_iob2
 from tests_support import SHARED_DATA, requires_bundled, requires_shared
 
 pytestmark = pytest.mark.realmodel
@@ -91,3 +92,56 @@ def test_minilm_embeddings_rank_a_paraphrase_first():
     )
     assert vecs.shape == (3, 384)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+
+
+CONLL = SHARED_DATA / "conll2003"
+
+
+@requires_shared("conll2003")
+def test_conll_files_as_distributed():
+    train_ex = read_token_file(CONLL / "eng.train")
+    assert len(train_ex) == 14041 and train_ex.scheme == "iob2"
+    assert {t for seq in train_ex.tags for t in seq} == {
+        "O",
+        "B-PER",
+        "I-PER",
+        "B-LOC",
+        "I-LOC",
+        "B-ORG",
+        "I-ORG",
+        "B-MISC",
+        "I-MISC",
+    }
+    assert len(read_token_file(CONLL / "eng.testb")) == 3453
+
+
+@requires_shared("conll2003")
+@requires_bundled("bert-tiny")
+def test_conll_slice_softmax_agrees_with_pipeline_and_crf_stays_valid(tmp_path):
+    train_ex = read_token_file(CONLL / "eng.train").subset(range(1500))
+    test_ex = read_token_file(CONLL / "eng.testb").subset(range(100))
+    results = {}
+    for crf in (False, True):
+        cfg = {
+            "model": {"name": "bert-tiny", "max_length": 128},
+            "task": {"type": "ner", "crf": crf},
+            "train": {
+                "output_dir": str(tmp_path / f"crf-{crf}"),
+                "num_train_epochs": 2,
+                "learning_rate": 1e-3,
+                "eval_strategy": "no",
+                "disable_tqdm": True,
+            },
+        }
+        results[crf] = train(cfg, train=train_ex, validation=test_ex)
+        assert results[crf].metrics["validation"]["f1"] > 0.3, "a 4M-parameter model learns some entities"
+    texts = [" ".join(words) for words in test_ex.words]
+    ours = Predictor.load(results[False].output_dir).predict(texts)
+    first = pipeline("token-classification", model=str(results[False].output_dir), aggregation_strategy="first")
+
+    def spans(entities):
+        return [(e["entity_group"], int(e["start"]), int(e["end"])) for e in entities]
+
+    assert [spans(e) for e in ours] == [spans(e) for e in first(texts)]
+    raw, _ = Predictor.load(results[True].output_dir).predict_tags(test_ex.words, repair_tags=False)
+    assert all(is_valid_iob2(tags) for tags in raw)

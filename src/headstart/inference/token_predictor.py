@@ -41,9 +41,13 @@ class TokenPredictor(Predictor):
         ]
 
     def predict_tags(
-        self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32
+        self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32, repair_tags: bool = True
     ) -> tuple[list[list[str]], list[list[float]]]:
-        """IOB2 tags and their probabilities per word, windows merged back per sentence."""
+        """IOB2 tags and their probabilities per word, windows merged back per sentence.
+
+        A softmax head can predict an invalid move (``O`` then ``I-PER``); such tags are repaired
+        (``I-PER`` becomes ``B-PER``) unless ``repair_tags`` is false. A CRF head never needs it.
+        """
         names = self.labels
         tags = [["O"] * len(words) for words in sentences]
         scores = [[0.0] * len(words) for words in sentences]
@@ -76,7 +80,7 @@ class TokenPredictor(Predictor):
                             k = int(decoded[row, p + shift])
                             tags[window.sentence][w] = names[k]
                             scores[window.sentence][w] = float(probs[row, p + shift, k])
-        return [repair(t) for t in tags], scores
+        return ([repair(t) for t in tags] if repair_tags else tags), scores
 
 
 def _pad(values: list[int], width: int, side: str) -> list[int]:
