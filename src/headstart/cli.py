@@ -180,10 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model_dir)
     rows, inputs = _predict_inputs(args, predictor)
     preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores)
-    # A classifier answers a dict per input; a tagger, a list of entities (or of word tags).
-    records = [
-        {**row, **pred} if isinstance(pred, dict) else {**row, "entities": pred} for row, pred in zip(rows, preds)
-    ]
+    records = [_record(row, pred) for row, pred in zip(rows, preds)]
     _write_records(records, args.output)
     return 0
 
@@ -204,8 +201,22 @@ def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict
         return [{"text": t} for t in args.texts], list(args.texts)
     examples = predictor.task.read_examples(args.input, predictor.info, _read_options(args), need_label=False)
     inputs = examples.inputs()
-    rows = [{"text": x} if not isinstance(x, tuple) else {"text": x[0], "text_pair": x[1]} for x in inputs]
-    return rows, examples.inputs()
+    return [_input_row(x) for x in inputs], inputs
+
+
+def _input_row(x: Any) -> dict[str, Any]:
+    if isinstance(x, tuple):
+        return {"text": x[0], "text_pair": x[1]}
+    return {"tokens": x} if isinstance(x, list) else {"text": x}
+
+
+def _record(row: dict[str, Any], pred: Any) -> dict[str, Any]:
+    """A classifier answers a dict per input; a tagger, entities for a text or tags for tokens."""
+    if isinstance(pred, dict):
+        return {**row, **pred}
+    if "tokens" in row:
+        return {**row, "tags": [p["tag"] for p in pred], "scores": [p["score"] for p in pred]}
+    return {**row, "entities": pred}
 
 
 def _write_records(records: list[dict[str, Any]], output: str | None) -> None:

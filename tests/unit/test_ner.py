@@ -173,3 +173,38 @@ def test_cli_train_predict_evaluate_on_conll_files(tmp_path, tiny_model_dir, cap
     assert main(["evaluate", str(out), "--data", str(tmp_path / "dev.conll")]) == 2
     assert "dev.conll:1: expected a tag seen in training" in capsys.readouterr().err
     assert evaluate(out, tmp_path / "train.conll")["strict"]["f1"] > 0.9
+
+
+def test_cli_predict_files_of_texts_and_of_tokens(softmax_model, tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"text": "he said the company was great"}\n')
+    assert (
+        main(
+            [
+                "predict",
+                str(softmax_model.output_dir),
+                "--input",
+                str(tmp_path / "in.jsonl"),
+                "--output",
+                str(tmp_path / "out.jsonl"),
+            ]
+        )
+        == 0
+    )
+    row = json.loads((tmp_path / "out.jsonl").read_text())
+    assert [e["word"] for e in row["entities"]] == ["he", "company"]
+    (tmp_path / "in.conll").write_text("she\nloved\nthe\nmarket\n")
+    assert (
+        main(
+            [
+                "predict",
+                str(softmax_model.output_dir),
+                "--input",
+                str(tmp_path / "in.conll"),
+                "--output",
+                str(tmp_path / "out2.jsonl"),
+            ]
+        )
+        == 0
+    )
+    row = json.loads((tmp_path / "out2.jsonl").read_text())
+    assert row["tokens"] == ["she", "loved", "the", "market"] and row["tags"] == ["B-PER", "O", "O", "B-ORG"]

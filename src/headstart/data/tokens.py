@@ -82,8 +82,12 @@ def read_token_file(
     token_column: int = 0,
     tag_column: int = -1,
     scheme: str | None = None,
+    require_tags: bool = True,
 ) -> TokenExamples:
-    """A CoNLL file (any extension but .jsonl/.json) or JSONL with tokens/tags or text/entities."""
+    """A CoNLL file (any extension but .jsonl/.json) or JSONL with tokens/tags or text/entities.
+
+    With ``require_tags=False`` (prediction input) a CoNLL file may hold one token per line.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("an existing data file", found=f"nothing at {path}", fix="check the path", file=path)
@@ -97,15 +101,16 @@ def read_token_file(
         raise DataError("a token-classification format: conll or jsonl", found=repr(fmt), fix="fix --format")
     text = decode(raw, path, encoding)
     if fmt == "conll":
-        words, tags, lines = _parse_conll(text, str(path), token_column, tag_column)
-        return _finish(TokenExamples(words, tags, [f"{path}:{n}" for n in lines], str(path)), scheme)
+        words, tags, lines = _parse_conll(text, str(path), token_column, tag_column, require_tags)
+        locations = [f"{path}:{n}" for n in lines]
+        return _finish(TokenExamples(words, tags, locations, str(path)), scheme)
     rows, lines = _parse_jsonl(text, str(path))
     return rows_to_examples(rows, [f"{path}:{n}" for n in lines], str(path), scheme)
 
 
 def _parse_conll(
-    text: str, source: str, token_column: int, tag_column: int
-) -> tuple[list[list[str]], list[list[str]], list[int]]:
+    text: str, source: str, token_column: int, tag_column: int, require_tags: bool = True
+) -> tuple[list[list[str]], list[list[str]] | None, list[int]]:
     words: list[list[str]] = []
     tags: list[list[str]] = []
     starts: list[int] = []
@@ -120,6 +125,12 @@ def _parse_conll(
                 cur_w, cur_t = [], []
             continue
         if fields[0] == "-DOCSTART-":
+            continue
+        if len(fields) == 1 and not require_tags:  # tokens only, to predict
+            if not cur_w:
+                starts.append(n)
+            cur_w.append(fields[0])
+            cur_t.append("")
             continue
         try:
             word, tag = fields[token_column], fields[tag_column]
@@ -156,6 +167,15 @@ def _parse_conll(
         tags.append(cur_t)
     if not words:
         raise DataError("sentences of token/tag lines", found="no tokens", fix="check the file", file=source)
+    if any("" in seq for seq in tags):
+        if any(t for seq in tags for t in seq):
+            raise DataError(
+                "a tag on every line, or on none",
+                found="some lines without a tag",
+                fix="add the missing tags",
+                file=source,
+            )
+        return words, None, starts
     return words, tags, starts
 
 

@@ -92,6 +92,7 @@ class TokenClassification:
                 encoding=options.get("encoding"),
                 token_column=cols.get("token_column", 0),
                 tag_column=cols.get("tag_column", -1),
+                require_tags=need_label,
             )
         else:
             examples = to_token_examples(source)

@@ -93,3 +93,13 @@ def test_split_words_keeps_offsets():
         ("-", 19, 20),
         ("22", 20, 22),
     ]
+
+
+def test_conll_tokens_only_for_prediction(tmp_path):
+    path = tmp_path / "new.conll"
+    path.write_text("EU\nrejects\n\nPeter\n")
+    ex = read_token_file(path, require_tags=False)
+    assert ex.words == [["EU", "rejects"], ["Peter"]] and ex.tags is None
+    path.write_text("EU B-ORG\nrejects\n")
+    with pytest.raises(DataError, match="a tag on every line, or on none"):
+        read_token_file(path, require_tags=False)
