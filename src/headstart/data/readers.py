@@ -139,7 +139,15 @@ def decode(raw: bytes, path: str | Path, encoding: str | None = None) -> str:
             ) from None
         return text.lstrip("\ufeff")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                "UTF-16 text (the file starts with a UTF-16 byte-order mark)",
+                found=f"undecodable bytes at offset {exc.start} ({exc.reason})",
+                fix="re-save the file as UTF-8, or set --encoding",
+                file=path,
+            ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     nul = raw.find(b"\x00")
