@@ -201,7 +201,8 @@ def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict
         return [{"text": t} for t in args.texts], list(args.texts)
     examples = predictor.task.read_examples(args.input, predictor.info, _read_options(args), need_label=False)
     inputs = examples.inputs()
-    return [_input_row(x) for x in inputs], inputs
+    # NER examples go whole, so the document of each sentence reaches a model trained with context
+    return [_input_row(x) for x in inputs], (examples if hasattr(examples, "documents") else inputs)
 
 
 def _input_row(x: Any) -> dict[str, Any]:

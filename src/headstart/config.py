@@ -102,6 +102,11 @@ class TaskConfig:
     )
     label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
     stride: int = _f(32, "NER: sub-tokens shared by consecutive windows of a sentence longer than max_length.")
+    context: int = _f(
+        0,
+        "NER: sub-tokens of the neighbouring sentences of the same document fed on each side of a "
+        "sentence (CoNLL -DOCSTART- sections; 0 = each sentence alone). Longer inputs, slower training.",
+    )
 
 
 @dataclass

@@ -208,3 +208,51 @@ def test_cli_predict_files_of_texts_and_of_tokens(softmax_model, tmp_path):
     )
     row = json.loads((tmp_path / "out2.jsonl").read_text())
     assert row["tokens"] == ["she", "loved", "the", "market"] and row["tags"] == ["B-PER", "O", "O", "B-ORG"]
+
+
+def _context_rows() -> list[dict]:
+    """Two-sentence documents where "xyzzy" in the second sentence is whatever the first one names:
+    unlearnable from the sentence alone, learnable with document context."""
+    rows = []
+    for d in range(24):
+        cue, tag = (("company", "ORG"), ("she", "PER"))[d % 2]
+        rows.append({"tokens": [cue, "said", "so", "much"], "tags": [f"B-{tag}", "O", "O", "O"], "document": d})
+        rows.append({"tokens": ["xyzzy", "was", "great"], "tags": [f"B-{tag}", "O", "O"], "document": d})
+    return rows
+
+
+def test_document_context_reaches_the_model_in_training_and_prediction(tmp_path, tiny_model_dir):
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "task": {"type": "ner", "context": 8},
+        "train": {
+            "output_dir": str(tmp_path / "ctx"),
+            "num_train_epochs": 20,
+            "learning_rate": 3e-3,
+            "eval_strategy": "no",
+            "per_device_train_batch_size": 4,
+            "warmup_steps": 0,
+            "disable_tqdm": True,
+            "seed": 0,
+        },
+    }
+    result = train(cfg, train=_context_rows(), validation=_context_rows())
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["context"] == 8 and info["data"]["train"]["with_context"] == 48
+    predictor = Predictor.load(result.output_dir)
+    rows = _context_rows()[:8]
+    words = [r["tokens"] for r in rows]
+    with_context, _ = predictor.predict_tags(words, documents=[r["document"] for r in rows])
+    assert [t[0] for t in with_context] == [r["tags"][0] for r in rows]
+    alone, _ = predictor.predict_tags(words)
+    assert len({tags[0] for tags in alone[1::2]}) == 1, "without context both kinds of 'xyzzy' look the same"
+    assert result.metrics["validation"]["f1"] == 1.0, "evaluation feeds the documents too"
+    # a token-only CoNLL file through the CLI: -DOCSTART- sections are the documents
+    conll = "".join(
+        ("-DOCSTART-\n\n" if i % 2 == 0 else "") + "\n".join(r["tokens"]) + "\n\n" for i, r in enumerate(rows)
+    )
+    (tmp_path / "docs.conll").write_text(conll)
+    out = tmp_path / "docs.jsonl"
+    assert main(["predict", str(result.output_dir), "--input", str(tmp_path / "docs.conll"), "--output", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["tags"][0] for r in records] == [r["tags"][0] for r in rows]

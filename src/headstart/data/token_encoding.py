@@ -6,6 +6,12 @@ longer than ``max_length`` sub-tokens is cut into overlapping windows of whole w
 is *owned* by exactly one window (the one where it sits furthest from an edge), only owned words
 carry labels, and predictions are read from the owner, so no word is dropped or counted twice.
 
+With ``context`` > 0 and the document of each sentence known, a sentence that fits is fed with up
+to ``context`` sub-tokens of the neighbouring sentences of its document on each side, as whole
+words that are never labelled nor read (document-level features, Schweter & Akbik 2020, "FLERT").
+The model sees what a sentence is about ("Japan 2 Syria 1" among football results) at the cost
+of longer inputs.
+
 >>> enc = encode_words(tokenizer, [["Ann", "lives", "here"]], max_length=8)  # doctest: +SKIP
 >>> enc.windows[0].words                                                        # doctest: +SKIP
 [None, 0, 1, 2, None]
@@ -35,6 +41,7 @@ class WordEncoding:
     n_windowed: int  # sentences split into more than one window
     unaligned: list[tuple[int, int]] = field(default_factory=list)  # (sentence, word) with no sub-token
     max_untruncated: int = 0
+    n_with_context: int = 0  # sentences fed with words of their neighbours
 
 
 def encode_words(
@@ -46,16 +53,27 @@ def encode_words(
     label_all_tokens: bool = False,
     b_to_i: dict[int, int] | None = None,
     stride: int = 32,
+    documents: Sequence[int] | None = None,
+    context: int = 0,
 ) -> WordEncoding:
     """Tokenize pre-split sentences into (possibly several) windows of at most ``max_length``."""
     out = WordEncoding({}, [], [], 0)
     full = tokenizer([list(s) for s in sentences], is_split_into_words=True, truncation=False, verbose=False)
+    with_context = (
+        _with_context(tokenizer, sentences, full, documents, context, max_length)
+        if context > 0 and documents is not None
+        else {}
+    )
+    out.n_with_context = len(with_context)
     for i, words in enumerate(sentences):
         word_ids = full.word_ids(i)
         out.max_untruncated = max(out.max_untruncated, len(word_ids))
         present = {w for w in word_ids if w is not None}
         out.unaligned += [(i, w) for w in range(len(words)) if w not in present]
-        if len(word_ids) <= max_length:
+        if i in with_context:
+            spans = [(0, len(words), 0, len(words))]
+            encodings = [with_context[i]]
+        elif len(word_ids) <= max_length:
             spans = [(0, len(words), 0, len(words))]
             encodings = [({k: full[k][i] for k in full.keys()}, word_ids)]
         else:
@@ -82,6 +100,68 @@ def encode_words(
                 )
             out.windows.append(Window(i, wids, owned))
             out.lengths.append(len(wids))
+    return out
+
+
+def _with_context(
+    tokenizer: Any,
+    sentences: Sequence[Sequence[str]],
+    full: Any,
+    documents: Sequence[int],
+    context: int,
+    max_length: int,
+) -> dict[int, tuple[dict[str, list[int]], list[int | None]]]:
+    """Encodings of the sentences that fit, with neighbouring words of their document around them.
+
+    Context words map to ``None`` like special tokens, so they carry no label and are never read.
+    """
+    if len(documents) != len(sentences):
+        raise ValueError(f"{len(documents)} document numbers for {len(sentences)} sentences")
+    counts = []  # sub-tokens per word, per sentence
+    for i, words in enumerate(sentences):
+        c = [0] * len(words)
+        for w in full.word_ids(i):
+            if w is not None:
+                c[w] += 1
+        counts.append(c)
+    plans: dict[int, tuple[list[str], list[str]]] = {}
+    for i in range(len(sentences)):
+        room = max_length - len(full.word_ids(i))
+        budget = min(context, room // 2)
+        if budget <= 0:
+            continue
+        left: list[str] = []
+        used, j = 0, i - 1
+        while j >= 0 and documents[j] == documents[i] and used < budget:
+            for word, n in zip(reversed(sentences[j]), reversed(counts[j])):
+                if used + n > budget:
+                    used = budget
+                    break
+                left.insert(0, word)
+                used += n
+            j -= 1
+        right: list[str] = []
+        used, j = 0, i + 1
+        while j < len(sentences) and documents[j] == documents[i] and used < budget:
+            for word, n in zip(sentences[j], counts[j]):
+                if used + n > budget:
+                    used = budget
+                    break
+                right.append(word)
+                used += n
+            j += 1
+        if left or right:
+            plans[i] = (left, right)
+    if not plans:
+        return {}
+    order = list(plans)
+    batch = [plans[i][0] + list(sentences[i]) + plans[i][1] for i in order]
+    enc = tokenizer(batch, is_split_into_words=True, truncation=True, max_length=max_length, verbose=False)
+    out = {}
+    for row, i in enumerate(order):
+        shift, n = len(plans[i][0]), len(sentences[i])
+        wids = [None if w is None or not shift <= w < shift + n else w - shift for w in enc.word_ids(row)]
+        out[i] = ({k: enc[k][row] for k in enc.keys()}, wids)
     return out
 
 

@@ -41,6 +41,9 @@ class TokenExamples:
     scheme: str = "iob2"  # the scheme the input was written in
     texts: list[str] | None = None  # original strings, when built from raw text
     offsets: list[list[tuple[int, int]]] | None = None  # character span of each word in its text
+    # The document each sentence belongs to (CoNLL -DOCSTART- sections, or a JSONL "document" key):
+    # neighbouring sentences of the same document are the context ``task.context`` feeds the model.
+    documents: list[int] | None = None
 
     def __post_init__(self) -> None:
         if not self.locations:
@@ -71,6 +74,7 @@ class TokenExamples:
             locations=[self.locations[i] for i in pick],
             texts=take(self.texts),
             offsets=take(self.offsets),
+            documents=take(self.documents),
         )
 
 
@@ -101,30 +105,37 @@ def read_token_file(
         raise DataError("a token-classification format: conll or jsonl", found=repr(fmt), fix="fix --format")
     text = decode(raw, path, encoding)
     if fmt == "conll":
-        words, tags, lines = _parse_conll(text, str(path), token_column, tag_column, require_tags)
+        words, tags, lines, documents = _parse_conll(text, str(path), token_column, tag_column, require_tags)
         locations = [f"{path}:{n}" for n in lines]
-        return _finish(TokenExamples(words, tags, locations, str(path)), scheme)
+        return _finish(TokenExamples(words, tags, locations, str(path), documents=documents), scheme)
     rows, lines = _parse_jsonl(text, str(path))
     return rows_to_examples(rows, [f"{path}:{n}" for n in lines], str(path), scheme)
 
 
 def _parse_conll(
     text: str, source: str, token_column: int, tag_column: int, require_tags: bool = True
-) -> tuple[list[list[str]], list[list[str]] | None, list[int]]:
+) -> tuple[list[list[str]], list[list[str]] | None, list[int], list[int]]:
+    """Sentences, their tags (None for token-only input), first lines and document numbers.
+
+    A file without ``-DOCSTART-`` lines is one document: its sentences are neighbours.
+    """
     words: list[list[str]] = []
     tags: list[list[str]] = []
     starts: list[int] = []
+    documents: list[int] = []
+    document = 0
     cur_w: list[str] = []
     cur_t: list[str] = []
     for n, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
-        if not fields:
+        if not fields or fields[0] == "-DOCSTART-":
             if cur_w:
                 words.append(cur_w)
                 tags.append(cur_t)
+                documents.append(document)
                 cur_w, cur_t = [], []
-            continue
-        if fields[0] == "-DOCSTART-":
+            if fields and words:
+                document += 1
             continue
         if len(fields) == 1 and not require_tags:  # tokens only, to predict
             if not cur_w:
@@ -165,6 +176,7 @@ def _parse_conll(
     if cur_w:
         words.append(cur_w)
         tags.append(cur_t)
+        documents.append(document)
     if not words:
         raise DataError("sentences of token/tag lines", found="no tokens", fix="check the file", file=source)
     if any("" in seq for seq in tags):
@@ -175,8 +187,8 @@ def _parse_conll(
                 fix="add the missing tags",
                 file=source,
             )
-        return words, None, starts
-    return words, tags, starts
+        return words, None, starts, documents
+    return words, tags, starts, documents
 
 
 def _looks_like_tag(tag: str) -> bool:
@@ -233,7 +245,8 @@ def rows_to_examples(rows: list[dict], locations: list[str], source: str, scheme
                         file=where,
                     )
                 tags.append(t)
-        return _finish(TokenExamples(words, tags if has_tags else None, locations, source), scheme)
+        documents = _documents(rows) if any("document" in r for r in rows) else None
+        return _finish(TokenExamples(words, tags if has_tags else None, locations, source, documents=documents), scheme)
     if "text" in rows[0]:
         return examples_from_spans(rows, locations, source)
     raise DataError(
@@ -242,6 +255,17 @@ def rows_to_examples(rows: list[dict], locations: list[str], source: str, scheme
         fix="rename the keys",
         file=locations[0],
     )
+
+
+def _documents(rows: list[dict]) -> list[int]:
+    """A number per row from its "document" value: consecutive rows with the same value share one."""
+    out, previous, number = [], object(), -1
+    for row in rows:
+        value = row.get("document")
+        if value != previous:
+            number, previous = number + 1, value
+        out.append(number)
+    return out
 
 
 def _get(row: dict, keys: tuple[str, ...], where: str, what: str) -> list:

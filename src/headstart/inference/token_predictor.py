@@ -29,7 +29,7 @@ class TokenPredictor(Predictor):
     def predict(self, inputs: Any, *, batch_size: int = 32, all_scores: bool = False) -> list[list[dict[str, Any]]]:
         """Entities for each text; for pre-split sentences (lists of words), a tag per word."""
         examples = to_token_examples(inputs)
-        tags, scores = self.predict_tags(examples.words, batch_size=batch_size)
+        tags, scores = self.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
         if examples.texts is None:
             return [
                 [{"word": w, "tag": t, "score": s} for w, t, s in zip(words, seq, sc)]
@@ -41,9 +41,17 @@ class TokenPredictor(Predictor):
         ]
 
     def predict_tags(
-        self, sentences: Sequence[Sequence[str]], *, batch_size: int = 32, repair_tags: bool = True
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        batch_size: int = 32,
+        repair_tags: bool = True,
+        documents: Sequence[int] | None = None,
     ) -> tuple[list[list[str]], list[list[float]]]:
         """IOB2 tags and their probabilities per word, windows merged back per sentence.
+
+        ``documents`` (a number per sentence) lets a model trained with ``task.context`` see the
+        neighbouring sentences of each document, as it did in training.
 
         A softmax head can predict an invalid move (``O`` then ``I-PER``); such tags are repaired
         (``I-PER`` becomes ``B-PER``) unless ``repair_tags`` is false. A CRF head never needs it.
@@ -54,7 +62,14 @@ class TokenPredictor(Predictor):
         if not sentences:
             return tags, scores
         raw = self.info.raw
-        enc = encode_words(self.tokenizer, sentences, self.info.max_length, stride=int(raw.get("stride", 32)))
+        enc = encode_words(
+            self.tokenizer,
+            sentences,
+            self.info.max_length,
+            stride=int(raw.get("stride", 32)),
+            documents=documents,
+            context=int(raw.get("context", 0)),
+        )
         accepted = set(inspect.signature(self.model.forward).parameters)
         order = np.argsort([-n for n in enc.lengths], kind="stable")
         with torch.inference_mode():

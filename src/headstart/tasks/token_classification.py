@@ -139,6 +139,8 @@ class TokenClassification:
             label_all_tokens=cfg.task.label_all_tokens,
             b_to_i=b_to_i,
             stride=cfg.task.stride,
+            documents=examples.documents,
+            context=cfg.task.context,
         )
         summary = {
             "examples": len(examples),
@@ -146,6 +148,7 @@ class TokenClassification:
             "source": examples.source,
             "label_distribution": labels.distribution(examples.labels or []),
             "windowed": enc.n_windowed,
+            "with_context": enc.n_with_context,
             "unaligned_words": len(enc.unaligned),
             "tokens": int(sum(enc.lengths)),
             "longest_before_truncation": enc.max_untruncated,
@@ -192,7 +195,7 @@ class TokenClassification:
         return {k: m[k] for k in self.metric_names(labels)}
 
     def evaluate(self, predictor: Any, examples: TokenExamples, batch_size: int = 64) -> dict[str, Any]:
-        tags, _ = predictor.predict_tags(examples.words, batch_size=batch_size)
+        tags, _ = predictor.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
         out = entity_metrics(examples.tags or [], tags)
         strict = entity_metrics(examples.tags or [], tags, strict=True)
         out["strict"] = {k: strict[k] for k in ("precision", "recall", "f1", "per_type")}
@@ -205,6 +208,7 @@ class TokenClassification:
             "crf": cfg.task.crf,
             "label_all_tokens": cfg.task.label_all_tokens,
             "stride": cfg.task.stride,
+            "context": cfg.task.context,
         }
 
     def predictor_class(self) -> type:

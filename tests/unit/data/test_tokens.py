@@ -103,3 +103,25 @@ def test_conll_tokens_only_for_prediction(tmp_path):
     path.write_text("EU B-ORG\nrejects\n")
     with pytest.raises(DataError, match="a tag on every line, or on none"):
         read_token_file(path, require_tags=False)
+
+
+def test_conll_documents_number_the_docstart_sections(tmp_path):
+    path = tmp_path / "docs.conll"
+    path.write_text(CONLL + "\n-DOCSTART- -X- -X- O\n\nAnn NNP B-NP I-PER\n\nBob NNP B-NP I-PER\n")
+    ex = read_token_file(path)
+    assert ex.documents == [0, 0, 1, 1]
+    assert ex.subset([1, 2]).documents == [0, 1]
+    # a -DOCSTART- line right after a sentence (no blank line) still ends it
+    path.write_text("Ann B-PER\n-DOCSTART- O\nBob B-PER\n")
+    assert read_token_file(path).documents == [0, 1]
+    path.write_text("Ann B-PER\n\nBob B-PER\n")
+    assert read_token_file(path).documents == [0, 0], "a file without -DOCSTART- is one document"
+
+
+def test_jsonl_document_key_groups_consecutive_rows(tmp_path):
+    path = tmp_path / "d.jsonl"
+    rows = [{"tokens": ["a"], "tags": ["O"], "document": d} for d in ("x", "x", "y", "x")]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert read_token_file(path).documents == [0, 0, 1, 2]
+    path.write_text(json.dumps({"tokens": ["a"], "tags": ["O"]}))
+    assert read_token_file(path).documents is None
