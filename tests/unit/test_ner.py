@@ -12,7 +12,7 @@ from headstart.data.tags import is_valid_iob2
 from tests_support import ner_rows
 
 
-def _train(tmp_path_factory, tiny_model_dir, crf: bool, **train_cfg):
+def _train(tmp_path_factory, tiny_model_dir, crf: bool, rows=None, task=None, **train_cfg):
     out = tmp_path_factory.mktemp("ner") / ("crf" if crf else "softmax")
     settings = {
         "output_dir": str(out),
@@ -27,10 +27,11 @@ def _train(tmp_path_factory, tiny_model_dir, crf: bool, **train_cfg):
     settings.update(train_cfg)
     cfg = {
         "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "task": {"type": "ner", "crf": crf},
+        "task": {"type": "ner", "crf": crf, **(task or {})},
         "train": settings,
     }
-    return train(cfg, train=ner_rows(), validation=ner_rows())
+    rows = rows or ner_rows()
+    return train(cfg, train=rows, validation=rows)
 
 
 @pytest.fixture(scope="module")
@@ -221,22 +222,10 @@ def _context_rows() -> list[dict]:
     return rows
 
 
-def test_document_context_reaches_the_model_in_training_and_prediction(tmp_path, tiny_model_dir):
-    cfg = {
-        "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "task": {"type": "ner", "context": 8},
-        "train": {
-            "output_dir": str(tmp_path / "ctx"),
-            "num_train_epochs": 20,
-            "learning_rate": 3e-3,
-            "eval_strategy": "no",
-            "per_device_train_batch_size": 4,
-            "warmup_steps": 0,
-            "disable_tqdm": True,
-            "seed": 0,
-        },
-    }
-    result = train(cfg, train=_context_rows(), validation=_context_rows())
+def test_document_context_reaches_the_model_in_training_and_prediction(tmp_path_factory, tmp_path, tiny_model_dir):
+    result = _train(
+        tmp_path_factory, tiny_model_dir, crf=False, rows=_context_rows(), task={"context": 8}, num_train_epochs=20
+    )
     info = json.loads((result.output_dir / "headstart.json").read_text())
     assert info["context"] == 8 and info["data"]["train"]["with_context"] == 48
     predictor = Predictor.load(result.output_dir)
