@@ -18,6 +18,7 @@ from typing import Any
 
 from headstart import __version__
 from headstart.config import (
+    DECODERS,
     RunConfig,
     apply_overrides,
     default_config_yaml,
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write predictions here (.jsonl or .csv); stdout when absent")
     _data_flags(p, label=False)
     p.add_argument("--all-scores", "--all_scores", action="store_true", help="include every label's score")
+    p.add_argument(
+        "--decode",
+        choices=DECODERS,
+        help="NER softmax models: override the saved decoding (argmax = what transformers.pipeline does)",
+    )
     p.add_argument("--batch-size", "--batch_size", type=int, default=32)
     _common(p)
     p.set_defaults(func=cmd_predict)
@@ -179,7 +185,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
     predictor = Predictor.load(args.model_dir)
     rows, inputs = _predict_inputs(args, predictor)
-    preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores)
+    options = {"decode": args.decode} if args.decode else {}
+    if options and predictor.info.task != "token-classification":
+        raise ConfigError(
+            "--decode only for a token-classification (NER) model",
+            found=f"a {predictor.info.task} model",
+            fix="leave --decode out",
+        )
+    preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
     records = [_record(row, pred) for row, pred in zip(rows, preds)]
     _write_records(records, args.output)
     return 0

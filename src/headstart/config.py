@@ -76,6 +76,7 @@ class DataConfig:
 
 
 TASK_TYPES = ("text-classification", "token-classification")
+DECODERS = ("viterbi", "argmax")  # how a softmax NER head turns word scores into tags
 TASK_ALIASES = {
     "classification": "text-classification",
     "sequence-classification": "text-classification",
@@ -99,6 +100,14 @@ class TaskConfig:
         None,
         "NER: the input files' tag scheme; detected when null. Models train on IOB2.",
         choices=(None, "iob1", "iob2", "bioes"),
+    )
+    decode: str = _f(
+        "viterbi",
+        "NER softmax head: 'viterbi' returns the most probable valid IOB2 sequence of each sentence; "
+        "'argmax' takes each word's best tag and repairs invalid moves, as transformers.pipeline "
+        "does. A CRF head always decodes with its learned transitions.",
+        flags=("--decode",),
+        choices=DECODERS,
     )
     label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
     stride: int = _f(32, "NER: sub-tokens shared by consecutive windows of a sentence longer than max_length.")

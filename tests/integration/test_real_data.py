@@ -136,12 +136,18 @@ def test_conll_slice_softmax_agrees_with_pipeline_and_crf_stays_valid(tmp_path):
         results[crf] = train(cfg, train=train_ex, validation=test_ex)
         assert results[crf].metrics["validation"]["f1"] > 0.3, "a 4M-parameter model learns some entities"
     texts = [" ".join(words) for words in test_ex.words]
-    ours = Predictor.load(results[False].output_dir).predict(texts)
+    softmax = Predictor.load(results[False].output_dir)
+    ours = softmax.predict(texts, decode="argmax")  # the pipeline's own decoding
     first = pipeline("token-classification", model=str(results[False].output_dir), aggregation_strategy="first")
 
     def spans(entities):
         return [(e["entity_group"], int(e["start"]), int(e["end"])) for e in entities]
 
     assert [spans(e) for e in ours] == [spans(e) for e in first(texts)]
+    # the default (constrained Viterbi) changes only sentences whose argmax tags are invalid
+    argmax, _ = softmax.predict_tags(test_ex.words, repair_tags=False, decode="argmax")
+    viterbi, _ = softmax.predict_tags(test_ex.words, repair_tags=False)
+    assert all(is_valid_iob2(v) for v in viterbi)
+    assert all(v == a for v, a in zip(viterbi, argmax) if is_valid_iob2(a))
     raw, _ = Predictor.load(results[True].output_dir).predict_tags(test_ex.words, repair_tags=False)
     assert all(is_valid_iob2(tags) for tags in raw)

@@ -92,6 +92,12 @@ def test_predict_texts_prints_jsonl(cli_model, capsys):
     assert {r["label"] for r in rows} <= {"pos", "neg"} and all(0 < r["score"] <= 1 for r in rows)
 
 
+def test_decode_is_refused_for_a_classifier(cli_model, capsys):
+    assert main(["predict", str(cli_model), "great fun", "--decode", "argmax"]) == 2
+    err = capsys.readouterr().err
+    assert "--decode only for a token-classification (NER) model" in err and "text-classification" in err
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_predict_file_to_file(cli_model, data_files, tmp_path, suffix):
     out = tmp_path / f"preds{suffix}"

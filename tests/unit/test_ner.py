@@ -78,9 +78,28 @@ def test_crf_decodes_only_valid_sequences(crf_model):
         assert is_valid_iob2(path), path
 
 
+def test_softmax_head_decodes_valid_sequences_by_default(softmax_model):
+    info = json.loads((softmax_model.output_dir / "headstart.json").read_text())
+    assert info["decode"] == "viterbi"
+    card = (softmax_model.output_dir / "README.md").read_text()
+    assert "constrained Viterbi" in card and "--decode argmax" in card
+    predictor = Predictor.load(softmax_model.output_dir)
+    rng = np.random.default_rng(0)
+    vocab = ["he", "she", "xyzzy", "company", "new", "market", "said", "the", "was", "great", "loved"]
+    sentences = [list(rng.choice(vocab, size=rng.integers(1, 12))) for _ in range(80)]
+    viterbi, v_scores = predictor.predict_tags(sentences, repair_tags=False)
+    argmax, a_scores = predictor.predict_tags(sentences, repair_tags=False, decode="argmax")
+    assert all(is_valid_iob2(t) for t in viterbi)
+    for v, a, vs, as_ in zip(viterbi, argmax, v_scores, a_scores):
+        if is_valid_iob2(a):  # Viterbi only ever changes an invalid argmax sequence
+            assert v == a and np.allclose(vs, as_)
+        assert all(0 < s <= 1 for s in vs)
+
+
 def test_softmax_directory_works_in_plain_pipeline(softmax_model):
     texts = ["he said the company was great", "the market loved xyzzy"]
-    ours = Predictor.load(softmax_model.output_dir).predict(texts)
+    # argmax is what the pipeline does; the default (viterbi) differs only where argmax is invalid
+    ours = Predictor.load(softmax_model.output_dir).predict(texts, decode="argmax")
     simple = pipeline("token-classification", model=str(softmax_model.output_dir), aggregation_strategy="simple")
     assert all(e["entity_group"] in ("PER", "ORG") for e in simple(texts[0]))
     first = pipeline("token-classification", model=str(softmax_model.output_dir), aggregation_strategy="first")
@@ -209,6 +228,7 @@ def test_cli_predict_files_of_texts_and_of_tokens(softmax_model, tmp_path):
     )
     row = json.loads((tmp_path / "out2.jsonl").read_text())
     assert row["tokens"] == ["she", "loved", "the", "market"] and row["tags"] == ["B-PER", "O", "O", "B-ORG"]
+    assert main(["predict", str(softmax_model.output_dir), "he said the company was great", "--decode", "argmax"]) == 0
 
 
 def _context_rows() -> list[dict]:

@@ -27,6 +27,18 @@ def _per_class(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _decode_note(info: dict[str, Any]) -> list[str]:
+    if info.get("decode", "argmax") == "argmax":
+        return ["", "The scores above were taken with argmax decoding, the pipeline's own."]
+    return [
+        "",
+        "The scores above were taken with constrained Viterbi decoding (`task.decode: viterbi`): the",
+        "most probable valid IOB2 sequence. The pipeline takes each word's best tag instead, so it can",
+        "differ on sentences where those form an invalid sequence; `headstart predict --decode argmax`",
+        "reproduces the pipeline exactly.",
+    ]
+
+
 def _usage(info: dict[str, Any]) -> list[str]:
     if info["task"] == "token-classification":
         lines = [
@@ -43,13 +55,17 @@ def _usage(info: dict[str, Any]) -> list[str]:
                 "The CRF head is not a stock transformers class: load it with `headstart.Predictor` (after",
                 "`import headstart`, `AutoModelForTokenClassification.from_pretrained` loads it too).",
             ]
-        return lines + [
-            "",
-            "from transformers import pipeline",
-            'pipe = pipeline("token-classification", model="THIS_DIR", aggregation_strategy="first")',
-            'pipe("Ann moved to Paris.")  # "first" reads each word from its first sub-token, as headstart does',
-            "```",
-        ]
+        return (
+            lines
+            + [
+                "",
+                "from transformers import pipeline",
+                'pipe = pipeline("token-classification", model="THIS_DIR", aggregation_strategy="first")',
+                'pipe("Ann moved to Paris.")  # "first" reads each word from its first sub-token, as headstart does',
+                "```",
+            ]
+            + _decode_note(info)
+        )
     example = '("first sentence", "second sentence")' if info.get("is_pair") else '"I loved this film"'
     pipe_input = (
         '{"text": "first sentence", "text_pair": "second sentence"}' if info.get("is_pair") else '"I loved this film"'

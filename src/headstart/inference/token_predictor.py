@@ -21,15 +21,23 @@ import torch
 
 from headstart.data.tags import entities, repair
 from headstart.data.token_encoding import encode_words
+from headstart.inference.decoding import TagDecoder
 from headstart.inference.predictor import Predictor
 from headstart.tasks.token_classification import to_token_examples
 
 
 class TokenPredictor(Predictor):
-    def predict(self, inputs: Any, *, batch_size: int = 32, all_scores: bool = False) -> list[list[dict[str, Any]]]:
-        """Entities for each text; for pre-split sentences (lists of words), a tag per word."""
+    def predict(
+        self, inputs: Any, *, batch_size: int = 32, all_scores: bool = False, decode: str | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """Entities for each text; for pre-split sentences (lists of words), a tag per word.
+
+        ``decode`` overrides the saved decoding of a softmax head (see ``predict_tags``).
+        """
         examples = to_token_examples(inputs)
-        tags, scores = self.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
+        tags, scores = self.predict_tags(
+            examples.words, batch_size=batch_size, documents=examples.documents, decode=decode
+        )
         if examples.texts is None:
             return [
                 [{"word": w, "tag": t, "score": s} for w, t, s in zip(words, seq, sc)]
@@ -47,14 +55,18 @@ class TokenPredictor(Predictor):
         batch_size: int = 32,
         repair_tags: bool = True,
         documents: Sequence[int] | None = None,
+        decode: str | None = None,
     ) -> tuple[list[list[str]], list[list[float]]]:
         """IOB2 tags and their probabilities per word, windows merged back per sentence.
 
         ``documents`` (a number per sentence) lets a model trained with ``task.context`` see the
         neighbouring sentences of each document, as it did in training.
 
-        A softmax head can predict an invalid move (``O`` then ``I-PER``); such tags are repaired
-        (``I-PER`` becomes ``B-PER``) unless ``repair_tags`` is false. A CRF head never needs it.
+        A softmax head's tags come from ``decode`` (default: the model's saved ``task.decode``):
+        ``"viterbi"``, the most probable valid IOB2 sequence, or ``"argmax"``, each word's best tag
+        as ``transformers.pipeline`` takes it, with invalid moves (``O`` then ``I-PER``) repaired
+        (``I-PER`` becomes ``B-PER``) unless ``repair_tags`` is false. A CRF head decodes with its
+        own learned transitions and never needs either.
         """
         names = self.labels
         tags = [["O"] * len(words) for words in sentences]
@@ -62,6 +74,12 @@ class TokenPredictor(Predictor):
         if not sentences:
             return tags, scores
         raw = self.info.raw
+        # Saved before task.decode existed -> argmax, the behaviour those models were scored with.
+        decoder = TagDecoder(names, decode or str(raw.get("decode", "argmax")))
+        # Per-word log-probabilities; a word with no sub-token in any window stays "O".
+        log_probs = [np.tile(_only(names, "O"), (len(words), 1)) for words in sentences]
+        seen = [np.zeros(len(words), dtype=bool) for words in sentences]
+        crf = False
         enc = encode_words(
             self.tokenizer,
             sentences,
@@ -84,18 +102,38 @@ class TokenPredictor(Predictor):
                     )
                 batch = {k: v.to(self.device) for k, v in batch.items() if k in accepted}
                 out = self.model(**batch)
-                probs = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()  # [B, T, K]
+                logp = torch.log_softmax(out.logits.float(), dim=-1).cpu().numpy()  # [B, T, K]
                 decoded = getattr(out, "decoded", None)
-                decoded = decoded.cpu().numpy() if decoded is not None else probs.argmax(-1)
+                crf = decoded is not None
+                decoded = decoded.cpu().numpy() if crf else None
                 for row, i in enumerate(idx):
                     window = enc.windows[i]
                     shift = width - len(window.words) if self.tokenizer.padding_side == "left" else 0
                     for p, (w, owned) in enumerate(zip(window.words, window.owned)):
                         if owned:
-                            k = int(decoded[row, p + shift])
-                            tags[window.sentence][w] = names[k]
-                            scores[window.sentence][w] = float(probs[row, p + shift, k])
+                            log_probs[window.sentence][w] = logp[row, p + shift]
+                            seen[window.sentence][w] = True
+                            if crf:
+                                tags[window.sentence][w] = names[int(decoded[row, p + shift])]
+        index = {name: k for k, name in enumerate(names)}
+        for s, lp in enumerate(log_probs):
+            if not crf:
+                if decoder.method == "argmax" and not repair_tags:
+                    tags[s] = [names[int(k)] for k in lp.argmax(-1)] if len(lp) else []
+                else:
+                    tags[s] = decoder.decode(lp)
+            scores[s] = [
+                float(np.exp(lp[w, index[t]])) if seen[s][w] and t in index else 0.0 for w, t in enumerate(tags[s])
+            ]
         return ([repair(t) for t in tags] if repair_tags else tags), scores
+
+
+def _only(names: Sequence[str], tag: str) -> np.ndarray:
+    """Log-probabilities that put all mass on ``tag`` (or uniform when the label set lacks it)."""
+    row = np.full(len(names), -1e9 if tag in names else 0.0)
+    if tag in names:
+        row[list(names).index(tag)] = 0.0
+    return row
 
 
 def _pad(values: list[int], width: int, side: str) -> list[int]:

@@ -26,6 +26,7 @@ from headstart.data.token_encoding import IGNORE, encode_words
 from headstart.data.tokens import TokenExamples, examples_from_spans, read_token_file, rows_to_examples
 from headstart.errors import DataError, LabelError
 from headstart.evaluation.ner_metrics import entity_metrics
+from headstart.inference.decoding import TagDecoder
 from headstart.modeling.crf_tagger import CrfTagger
 
 
@@ -182,15 +183,20 @@ class TokenClassification:
     def train_metrics(self, prediction: Any, labels: LabelSet, cfg: RunConfig) -> dict[str, float]:
         """Entity scores per window during training (the final report is per sentence, merged)."""
         preds = prediction.predictions
-        if isinstance(preds, tuple):  # CRF: (emissions, decoded tags)
-            tag_ids = preds[1]
-        else:
-            tag_ids = preds.argmax(-1)
         true_seqs, pred_seqs = [], []
-        for gold, guess in zip(prediction.label_ids, tag_ids):
-            keep = gold != IGNORE
-            true_seqs.append([labels.names[i] for i in gold[keep]])
-            pred_seqs.append(repair([labels.names[i] if i >= 0 else "O" for i in guess[keep]]))
+        if isinstance(preds, tuple):  # CRF: (emissions, decoded tags)
+            for gold, guess in zip(prediction.label_ids, preds[1]):
+                keep = gold != IGNORE
+                true_seqs.append([labels.names[i] for i in gold[keep]])
+                pred_seqs.append(repair([labels.names[i] if i >= 0 else "O" for i in guess[keep]]))
+        else:
+            # Scored with the decoding the saved model will use, so the best checkpoint is chosen by it.
+            decoder = TagDecoder(labels.names, cfg.task.decode)
+            log_probs = torch.log_softmax(torch.from_numpy(np.asarray(preds, dtype=np.float32)), dim=-1).numpy()
+            for gold, lp in zip(prediction.label_ids, log_probs):
+                keep = gold != IGNORE
+                true_seqs.append([labels.names[i] for i in gold[keep]])
+                pred_seqs.append(decoder.decode(lp[keep]))
         m = entity_metrics(true_seqs, pred_seqs)
         return {k: m[k] for k in self.metric_names(labels)}
 
@@ -206,6 +212,7 @@ class TokenClassification:
             "columns": {"token_column": cfg.data.token_column, "tag_column": cfg.data.tag_column},
             "tag_scheme": bundle.train.scheme,
             "crf": cfg.task.crf,
+            "decode": cfg.task.decode,
             "label_all_tokens": cfg.task.label_all_tokens,
             "stride": cfg.task.stride,
             "context": cfg.task.context,
