@@ -1,7 +1,7 @@
 """The saved model directory: written atomically, never over a user's files by accident.
 
-A run writes into a hidden sibling directory and renames it into place at the end, so a crash
-or Ctrl-C never leaves a directory that looks complete. ``headstart.json`` records what a
+A run writes into a hidden sibling directory (``training/resume.py``) and renames it into place at
+the end, so a crash or Ctrl-C never leaves a directory that looks complete. ``headstart.json`` records what a
 Predictor needs (task, labels, columns, max_length) plus versions and the full config.
 """
 
@@ -34,14 +34,6 @@ def check_output_dir(path: str | Path, overwrite: bool) -> Path:
             fix="choose another --output_dir, or pass --overwrite to replace it",
         )
     return out
-
-
-def staging_dir(out: Path) -> Path:
-    """A fresh hidden directory next to ``out`` (same filesystem, so the final rename is atomic)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}-{int(time.time())}"
-    stage.mkdir()
-    return stage
 
 
 def publish(stage: Path, out: Path, overwrite: bool) -> None:

@@ -153,6 +153,18 @@ class TrainConfig:
     bf16: bool = _f(False, "Train with bf16 autocast (fast on CPUs with avx512_bf16/AMX and recent GPUs).")
     logging_steps: int = _f(50, "Log the training loss every N steps.")
     save_total_limit: int = _f(1, "Checkpoints kept while training (the best one is always kept).")
+    save_steps: int | None = _f(
+        None, "Also write a resumable checkpoint every N optimizer steps (besides one per evaluation)."
+    )
+    save_minutes: float = _f(
+        30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."
+    )
+    resume: bool = _f(
+        False,
+        "Require continuing an interrupted run in output_dir (an error if there is none). Without it, "
+        "re-running an interrupted command resumes from its last checkpoint anyway.",
+        flags=("--resume",),
+    )
     dataloader_num_workers: int = _f(0, "Worker processes for data loading.")
     report_to: str = _f("none", "Experiment trackers (HF report_to: none, tensorboard, mlflow, ...).")
     disable_tqdm: bool = _f(False, "Hide the progress bar.")

@@ -11,7 +11,7 @@ from transformers import TrainingArguments
 from headstart.config import TrainConfig
 
 # Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
-OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience"}
+OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience", "save_steps", "save_minutes", "resume"}
 
 
 def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_eval: bool = True) -> TrainingArguments:

@@ -26,7 +26,6 @@ from headstart.artifacts import (
     ModelInfo,
     check_output_dir,
     publish,
-    staging_dir,
     versions,
     write_json,
 )
@@ -38,6 +37,8 @@ from headstart.evaluation.model_card import render_model_card
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
+from headstart.training.callbacks import CheckpointSchedule
+from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trainer import HeadstartTrainer
 
 logger = logging.getLogger(__name__)
@@ -70,24 +71,36 @@ def train(
     notes = list(bundle.notes)
     data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
 
-    stage = staging_dir(out)
+    work = open_work_dir(out)
+    stage = work.path
+    started = False
     try:
-        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, stage, summary)
+        identity = run_identity(cfg.to_dict(), data["train"], bundle.labels.names)
+        resume_from = resume_point(work, identity, required=cfg.train.resume)
+        started = True
+        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         start = time.perf_counter()
-        trainer.train()
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - start
-        info = _info(cfg, task, bundle, summary, notes, seconds)
+        info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
         predictor = task.predictor_class()(
             trainer.model, tokenizer, ModelInfo.from_dict(stage, info), task, str(trainer.args.device)
         )
         splits = {"validation": bundle.validation, "test": bundle.test}
         metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
         _save(stage, trainer, tokenizer, cfg, info, metrics, seconds)
+        work.strip()  # the checkpoints go only once everything else is saved
         publish(stage, out, cfg.train.overwrite_output_dir)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        kept = work.last_checkpoint()
+        if kept is None:
+            shutil.rmtree(stage, ignore_errors=True)
+        elif started:  # an interruption, not a refused resume
+            logger.error("interrupted: run the same command again to continue from %s", kept)
         raise
+    finally:
+        work.release()
     logger.info("saved the model to %s", out)
     return TrainResult(out, metrics, notes, seconds)
 
@@ -144,10 +157,10 @@ def _make_trainer(
     tokenizer: Any,
     data: dict[str, Any],
     labels: LabelSet,
-    stage: Path,
+    checkpoints: Path,
     summary: dict[str, Any],
 ) -> HeadstartTrainer:
-    args = training_arguments(cfg.train, stage / "checkpoints", task.main_metric(labels))
+    args = training_arguments(cfg.train, checkpoints, task.main_metric(labels))
     known = set(task.metric_names(labels)) | {"loss"}
     if args.metric_for_best_model and args.metric_for_best_model.removeprefix("eval_") not in known:
         raise ConfigError(
@@ -155,7 +168,7 @@ def _make_trainer(
             found=repr(cfg.train.metric_for_best_model),
             fix="pick one of these",
         )
-    callbacks = []
+    callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
@@ -173,7 +186,13 @@ def _make_trainer(
 
 
 def _info(
-    cfg: RunConfig, task: Task, bundle: DataBundle, summary: dict[str, Any], notes: list[str], seconds: float
+    cfg: RunConfig,
+    task: Task,
+    bundle: DataBundle,
+    summary: dict[str, Any],
+    notes: list[str],
+    seconds: float,
+    resumed_from: Path | None = None,
 ) -> dict[str, Any]:
     return {
         "format_version": 1,
@@ -188,7 +207,8 @@ def _info(
         "versions": versions(),
         "data": summary,
         "notes": notes,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(seconds, 1),  # of this process: after a resume, only the resumed part
+        "resumed_from": resumed_from.name if resumed_from else None,
         "config": cfg.to_dict(),
     }
 
@@ -207,7 +227,6 @@ def _save(
     # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin.
     trainer.model.save_pretrained(str(stage))
     tokenizer.save_pretrained(str(stage))
-    shutil.rmtree(stage / "checkpoints", ignore_errors=True)
     write_json(stage / INFO_FILE, info)
     history = list(trainer.state.log_history)
     write_json(stage / METRICS_FILE, {**metrics, "history": history, "train_seconds": round(seconds, 1)})

@@ -1,7 +1,8 @@
 """The HF Trainer, with only its sampler hooks overridden.
 
 - Training batches come from length-grouped shuffled buckets using lengths we already computed
-  while tokenizing (HF would otherwise decode the whole dataset again to measure them).
+  while tokenizing (HF would otherwise decode the whole dataset again to measure them), in an
+  order fixed by (seed, epoch) so that a resumed run replays it exactly (``sampler.py``).
 - Evaluation and prediction always run in dataset order: with
   ``train_sampling_strategy="group_by_length"`` transformers 5.x also length-groups the
   evaluation sampler, so ``Trainer.predict`` would return rows out of order.
@@ -14,7 +15,8 @@ from typing import Any
 import torch
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
-from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from headstart.training.sampler import EpochSeededLengthSampler
 
 
 class HeadstartTrainer(Trainer):
@@ -31,8 +33,9 @@ class HeadstartTrainer(Trainer):
             and dataset is not None
             and len(dataset) == len(self.train_lengths)
         ):
-            return LengthGroupedSampler(
-                self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=self.train_lengths
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochSeededLengthSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps, self.train_lengths, seed
             )
         return super()._get_train_sampler(train_dataset)
 

@@ -1,0 +1,170 @@
+"""Resuming an interrupted run: a real process killed with SIGKILL, re-run, same result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+from headstart import train
+from headstart.cli import main
+from headstart.errors import ConfigError, OutputExistsError
+from headstart.training.resume import last_complete_checkpoint, open_work_dir
+from headstart.training.sampler import EpochSeededLengthSampler
+from tests_support import NEGATIVE, POSITIVE
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _rows(n: int) -> list[dict]:
+    words = ["the", "plot", "acting", "film", "story", "so", "much", "and", "it"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        base = POSITIVE[i % 6] if i % 2 else NEGATIVE[i % 6]
+        extra = " ".join(rng.choice(words, size=int(rng.integers(0, 12))))
+        rows.append({"text": f"{base} {extra}".strip(), "label": "pos" if i % 2 else "neg"})
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> Path:
+    path.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows))
+    return path
+
+
+def _command(tiny: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--model",
+        str(tiny),
+        "--train",
+        str(data),
+        "--validation",
+        str(data),
+        "-o",
+        str(out),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "4",
+        "--set",
+        "train.save_steps=15",
+        "--set",
+        "train.disable_tqdm=true",
+        "--set",
+        "train.logging_steps=5",
+        *extra,
+    ]
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    lengths = [int(x) for x in np.random.default_rng(0).integers(1, 50, size=200)]
+    a, b = EpochSeededLengthSampler(8, lengths, seed=3), EpochSeededLengthSampler(8, lengths, seed=3)
+    a.set_epoch(2)
+    torch.manual_seed(123)  # the global RNG plays no part
+    b.set_epoch(2)
+    assert list(a) == list(b)
+    b.set_epoch(1)
+    assert list(a) != list(b) and sorted(a) == sorted(b) == list(range(200))
+
+
+def test_kill_9_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path, tiny_model_dir, caplog):
+    data = _write_csv(tmp_path / "train.csv", _rows(400))  # 100 steps an epoch, 300 in all
+    reference = tmp_path / "reference"
+    assert main(_command(tiny_model_dir, data, reference)) == 0
+
+    out = tmp_path / "killed"
+    work = tmp_path / ".killed.partial"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headstart", *_command(tiny_model_dir, data, out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    # kill in the middle of the second epoch, once a mid-epoch checkpoint is complete
+    while (ckpt := last_complete_checkpoint(work / "checkpoints")) is None or int(ckpt.name.split("-")[1]) < 120:
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists(), "an interrupted run must not leave a directory that looks complete"
+    killed_at = last_complete_checkpoint(work / "checkpoints")
+    assert killed_at is not None and int(killed_at.name.split("-")[1]) < 300
+
+    # a changed command is refused, and the interrupted run survives it
+    with pytest.raises(ConfigError, match=r"train\.learning_rate: 5e-05 then, 0\.001 now"):
+        train(_config_of(tiny_model_dir, data, out, learning_rate=1e-3))
+    assert last_complete_checkpoint(work / "checkpoints") == killed_at
+
+    caplog.set_level("WARNING")
+    assert main(_command(tiny_model_dir, data, out, "--resume")) == 0
+    assert any("resuming the interrupted run from" in r.message for r in caplog.records)
+    assert not work.exists()
+    info = json.loads((out / "headstart.json").read_text())
+    assert info["resumed_from"] == killed_at.name and not (out / "checkpoints").exists()
+
+    ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (out, reference))
+    assert ours["validation"]["accuracy"] == theirs["validation"]["accuracy"]
+    assert ours["validation"]["f1"] == pytest.approx(theirs["validation"]["f1"], abs=1e-9)
+    # the training losses logged after the resume point match the uninterrupted run step for step
+    resumed_step = int(killed_at.name.split("-")[1])
+    after = {h["step"]: h["loss"] for h in ours["history"] if "loss" in h and h["step"] > resumed_step}
+    before = {h["step"]: h["loss"] for h in theirs["history"] if "loss" in h and h["step"] > resumed_step}
+    assert after and after.keys() == before.keys()
+    assert all(after[s] == pytest.approx(before[s], rel=1e-4) for s in after)
+    a, b = load_file(out / "model.safetensors"), load_file(reference / "model.safetensors")
+    assert all(np.allclose(a[k], b[k], atol=1e-6) for k in b)
+
+
+def _config_of(tiny: Path, data: Path, out: Path, **train_cfg) -> dict:
+    return {
+        "model": {"name": str(tiny)},
+        "data": {"train": str(data), "validation": str(data)},
+        "train": {
+            "output_dir": str(out),
+            "num_train_epochs": 3,
+            "per_device_train_batch_size": 4,
+            "save_steps": 15,
+            "disable_tqdm": True,
+            "logging_steps": 5,
+            **train_cfg,
+        },
+    }
+
+
+def test_resume_without_an_interrupted_run_is_an_error(tmp_path, tiny_model_dir):
+    data = _write_csv(tmp_path / "train.csv", _rows(20))
+    with pytest.raises(ConfigError, match="an interrupted run to continue"):
+        train(_config_of(tiny_model_dir, data, tmp_path / "m", resume=True))
+    assert list(p.name for p in tmp_path.iterdir()) == ["train.csv"]
+
+
+def test_a_second_run_on_the_same_output_is_refused(tmp_path):
+    first = open_work_dir(tmp_path / "m")
+    try:
+        with pytest.raises(OutputExistsError, match=f"a run \\(pid {os.getpid()}\\) is training into it now"):
+            open_work_dir(tmp_path / "m")
+    finally:
+        first.release()
+    open_work_dir(tmp_path / "m").release()  # free again once the first has finished
+
+
+def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path):
+    for step, state in ((10, '{"global_step": 10}'), (20, '{"global_st')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
