@@ -24,7 +24,7 @@ from headstart.inference.embeddings import Embedder, embed  # noqa: E402
 from headstart.inference.predictor import Predictor  # noqa: E402
 from headstart.inference.token_predictor import TokenPredictor  # noqa: E402
 from headstart.models import BUNDLED, resolve_model  # noqa: E402
-from headstart.training.run import TrainResult, train  # noqa: E402
+from headstart.training.run import TrainResult, check, train  # noqa: E402
 
 __all__ = [
     "BUNDLED",
@@ -42,6 +42,7 @@ __all__ = [
     "TokenExamples",
     "TokenPredictor",
     "TrainResult",
+    "check",
     "__version__",
     "embed",
     "evaluate",

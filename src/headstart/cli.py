@@ -65,11 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser(
+        "check",
+        help="check the data without training",
+        description="Run the data checks that `train` runs first (empty texts, duplicates, leakage, "
+        "conflicting labels, label skew, lengths) and print them. Takes the same flags as train.",
+    )
+    p.add_argument("--config", "-c", help="YAML config (see `headstart init-config`)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any config key")
+    p.add_argument("--output", help="write the checks as JSON here too")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when a check warns")
+    _add_config_flags(p)
+    _common(p)
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("evaluate", help="score a saved model on a labeled file")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
     p.add_argument("--data", required=True, help="labeled file (csv, tsv, jsonl, json, parquet)")
     _data_flags(p, label=True)
     p.add_argument("--output", help="write the metrics as JSON here too")
+    p.add_argument("--report", metavar="DIR", help="write report.html and its plots into DIR")
     p.add_argument("--batch-size", "--batch_size", type=int, default=64)
     _common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -163,10 +178,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from headstart.training.run import check
+
+    checks = check(config_from_args(args))
+    for name, counts in checks.label_distribution.items():
+        print(f"{name} labels: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for name, stats in checks.lengths.items():
+        over = f", {stats['truncated']:.0f} over max_length" if stats.get("truncated") else ""
+        print(
+            f"{name} tokens: median {stats['p50']:.0f}, 90% {stats['p90']:.0f}, 99% {stats['p99']:.0f}, "
+            f"max {stats['max']:.0f}{over}"
+        )
+    for finding in checks.findings:
+        print(f"{finding.severity}: {finding.line()}")
+    if not checks.warnings():
+        print("no empty texts, duplicates, leakage, conflicting labels or skew found")
+    if args.output:
+        Path(args.output).write_text(json.dumps(checks.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 1 if args.strict and checks.warnings() else 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from headstart.evaluation.evaluate import evaluate
 
-    metrics = evaluate(args.model_dir, args.data, batch_size=args.batch_size, **_read_options(args))
+    metrics = evaluate(args.model_dir, args.data, batch_size=args.batch_size, report=args.report, **_read_options(args))
     text = json.dumps(metrics, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

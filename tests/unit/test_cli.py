@@ -175,3 +175,19 @@ def test_existing_output_dir_exit_code_in_a_real_process(cli_model, data_files):
     )
     assert proc.returncode == 2
     assert "already holds files" in proc.stderr and "--overwrite" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_check_prints_the_data_checks_without_training(tmp_path, tiny_model_dir, capsys):
+    (tmp_path / "train.csv").write_text("text,label\ngreat fun,pos\nboring waste,neg\ngreat fun,pos\n")
+    (tmp_path / "dev.csv").write_text("text,label\nGreat fun!,pos\nsomething new,neg\n")
+    args = ["check", "--model", str(tiny_model_dir), "--train", str(tmp_path / "train.csv")]
+    args += ["--validation", str(tmp_path / "dev.csv"), "--output", str(tmp_path / "checks.json")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "train labels: neg 1, pos 2" in out and "train tokens: median" in out
+    assert "warning: train: 1 exact duplicate of an earlier text in this split" in out and "train.csv:4)" in out
+    assert "warning: validation: 1 text (50.0%) also in train" in out
+    saved = json.loads((tmp_path / "checks.json").read_text())
+    assert {f["check"] for f in saved["findings"]} == {"duplicates", "leakage"}
+    assert main([*args, "--strict"]) == 1
+    assert not any(p.name.startswith(".") or p.is_dir() for p in tmp_path.iterdir()), "nothing trained or saved"

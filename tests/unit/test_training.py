@@ -1,6 +1,7 @@
 """train -> save -> reload -> predict on the tiny model: the contract every task must keep."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -50,6 +51,7 @@ def test_saved_directory_layout(trained):
         "headstart.json",
         "metrics.json",
         "README.md",
+        "report.html",
     } <= names
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names), "no pickles in a saved model"
     assert not any(p.name.startswith(".model.partial") for p in trained.output_dir.parent.iterdir())
@@ -166,3 +168,31 @@ def test_bf16_training_runs_on_cpu(tmp_path, tiny_model_dir):
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert 0 <= result.metrics["validation"]["accuracy"] <= 1
     assert len(Predictor.load(result.output_dir).predict(["great fun"])) == 1
+
+
+def test_data_checks_speak_before_training_starts(tmp_path, tiny_model_dir, caplog):
+    rows = SENTIMENT + [SENTIMENT[0], {"text": SENTIMENT[1]["text"].upper() + " !", "label": SENTIMENT[1]["label"]}]
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows))
+    (tmp_path / "dev.csv").write_text(f"text,label\n{SENTIMENT[2]['text']},pos\nsomething else entirely,neg\n")
+    cfg = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "data": {"train": str(tmp_path / "train.csv"), "validation": str(tmp_path / "dev.csv")},
+        "train": {"output_dir": str(tmp_path / "m"), "num_train_epochs": 1, "disable_tqdm": True},
+    }
+    caplog.set_level("INFO")
+    result = train(cfg)
+    messages = [r.getMessage() for r in caplog.records]
+    start = next(i for i, m in enumerate(messages) if m.startswith("training on"))
+    before = "\n".join(messages[:start])
+    assert "train: 1 exact duplicate of an earlier text in this split (e.g. " in before
+    assert "train.csv:14)" in before, "the duplicate's file and line"
+    assert "train: 1 near-duplicate of an earlier text (equal up to case" in before and "train.csv:15)" in before
+    assert "validation: 1 text (50.0%) also in train" in before
+    assert re.search(r"dev\.csv:2 = \S*train\.csv:4", before), "both sides of the leak, with lines"
+    assert "estimated time:" in before
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    checks = info["data_checks"]
+    assert {f["check"] for f in checks["findings"]} >= {"duplicates", "near_duplicates", "leakage"}
+    assert checks["estimate"]["tokens_per_second"] > 0 and checks["estimate"]["total_seconds"] > 0
+    assert checks["lengths"]["train"]["max"] > 0
+    assert "full_lengths" not in info["data"]["train"]

@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,6 +23,7 @@ class Encoded:
     lengths: list[int]  # tokens per example after truncation
     n_truncated: int
     max_untruncated: int  # longest example before truncation, in tokens
+    full_lengths: list[int] = field(default_factory=list)  # tokens per example before truncation
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int) -> Encoded:
@@ -32,7 +33,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
     full = tokenizer(texts, pair_list, truncation=False, padding=False, verbose=False)
     features = {k: list(v) for k, v in full.items()}
     too_long = [i for i, ids in enumerate(features["input_ids"]) if len(ids) > max_length]
-    max_untruncated = max((len(ids) for ids in features["input_ids"]), default=0)
+    full_lengths = [len(ids) for ids in features["input_ids"]]
+    max_untruncated = max(full_lengths, default=0)
     if too_long:
         cut = tokenizer(
             [texts[i] for i in too_long],
@@ -45,4 +47,4 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
             for j, i in enumerate(too_long):
                 features[key][i] = cut[key][j]
     lengths = [len(ids) for ids in features["input_ids"]]
-    return Encoded(features, lengths, len(too_long), max_untruncated)
+    return Encoded(features, lengths, len(too_long), max_untruncated, full_lengths)

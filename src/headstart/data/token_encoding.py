@@ -42,6 +42,7 @@ class WordEncoding:
     unaligned: list[tuple[int, int]] = field(default_factory=list)  # (sentence, word) with no sub-token
     max_untruncated: int = 0
     n_with_context: int = 0  # sentences fed with words of their neighbours
+    full_lengths: list[int] = field(default_factory=list)  # sub-tokens per sentence, before windowing
 
 
 def encode_words(
@@ -68,6 +69,7 @@ def encode_words(
     for i, words in enumerate(sentences):
         word_ids = full.word_ids(i)
         out.max_untruncated = max(out.max_untruncated, len(word_ids))
+        out.full_lengths.append(len(word_ids))
         present = {w for w in word_ids if w is not None}
         out.unaligned += [(i, w) for w in range(len(words)) if w not in present]
         if i in with_context:

@@ -8,11 +8,15 @@ Example::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from headstart.artifacts import METRICS_FILE
+from headstart.data.checks import check_data
 from headstart.data.examples import Source
 from headstart.data.labels import LabelSet
+from headstart.evaluation.report import write_report
 from headstart.inference.predictor import Predictor
 
 
@@ -27,8 +31,12 @@ def evaluate(
     text_pair_column: str | None = None,
     label_column: str | None = None,
     batch_size: int = 64,
+    report: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the saved model on labeled ``data`` (columns as in training unless named)."""
+    """Metrics of the saved model on labeled ``data`` (columns as in training unless named).
+
+    ``report`` names a directory to write ``report.html`` and its plots into (created if needed;
+    a report already there is replaced, nothing else is touched)."""
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor.load(model_dir)
     options = dict(
         format=format,
@@ -40,4 +48,18 @@ def evaluate(
     )
     examples = predictor.task.read_examples(data, predictor.info, options, need_label=True)
     predictor.task.check_labels(examples, LabelSet(predictor.labels))
-    return predictor.task.evaluate(predictor, examples, batch_size=batch_size)
+    metrics = predictor.task.evaluate(predictor, examples, batch_size=batch_size)
+    if report is not None:
+        _report(Path(report), predictor, examples, metrics, data)
+    return metrics
+
+
+def _report(out: Path, predictor: Predictor, examples: Any, metrics: dict[str, Any], data: Source) -> None:
+    name = Path(data).name if isinstance(data, (str, Path)) else "data"
+    checks = check_data({name: predictor.task.check_split(examples, {})}).to_dict()
+    history = None
+    saved = predictor.info.path / METRICS_FILE
+    if saved.is_file():  # the model's own training curves, for context
+        history = json.loads(saved.read_text(encoding="utf-8")).get("history")
+    title = f"{predictor.info.path.name} on {name}"
+    write_report(out, predictor.info.raw, {name: metrics}, history, checks, title=title)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+MISTAKES_SHOWN = 10  # most confident mistakes kept in metrics.json and the report
+
 
 def classification_metrics(
     y_true: Sequence[int], y_pred: Sequence[int], names: Sequence[str], positive: int = 1

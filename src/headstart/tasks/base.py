@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 
 from headstart.config import RunConfig
+from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
 
@@ -16,6 +17,7 @@ from headstart.data.labels import LabelSet
 class Task(Protocol):
     name: ClassVar[str]
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
+    long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         """Train / validation / test examples and the label set (from config files or in-memory data)."""
@@ -40,6 +42,10 @@ class Task(Protocol):
     def encode(self, examples: Any, tokenizer: Any, labels: LabelSet, cfg: RunConfig) -> tuple[Any, dict[str, Any]]:
         """A ``datasets.Dataset`` of unpadded model inputs with ``labels``, and a summary for the report
         (``examples``, ``tokens``, ``lengths`` and what was truncated or windowed)."""
+        ...
+
+    def check_split(self, examples: Any, summary: dict[str, Any]) -> CheckSplit:
+        """The split as the data checks see it: texts, one label per item, locations, token lengths."""
         ...
 
     def collator(self, tokenizer: Any) -> Any:

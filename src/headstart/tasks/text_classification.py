@@ -13,12 +13,13 @@ import numpy as np
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from headstart.config import RunConfig
+from headstart.data.checks import CheckSplit
 from headstart.data.columns import ColumnSpec
 from headstart.data.encoding import encode_texts
 from headstart.data.examples import DataBundle, Examples, check_known_labels, load_examples, load_splits
 from headstart.data.labels import LabelSet
 from headstart.errors import DataError, LabelError
-from headstart.evaluation.metrics import classification_metrics, scalar_metrics
+from headstart.evaluation.metrics import MISTAKES_SHOWN, classification_metrics, scalar_metrics
 
 
 def positive_index(labels: LabelSet, positive_label: str | None) -> int:
@@ -37,6 +38,7 @@ def positive_index(labels: LabelSet, positive_label: str | None) -> int:
 
 class TextClassification:
     name: ClassVar[str] = "text-classification"
+    long_inputs: ClassVar[str] = "truncated"
     pipeline_task: ClassVar[str] = "text-classification"
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
@@ -90,8 +92,21 @@ class TextClassification:
             "tokens": int(sum(enc.lengths)),
             "longest_before_truncation": enc.max_untruncated,
             "lengths": enc.lengths,
+            "full_lengths": enc.full_lengths,
         }
         return datasets.Dataset.from_dict(columns), summary
+
+    def check_split(self, examples: Examples, summary: dict[str, Any]) -> CheckSplit:
+        texts = examples.texts
+        if examples.pairs is not None:
+            texts = [f"{a} || {b}" for a, b in zip(examples.texts, examples.pairs)]
+        return CheckSplit(
+            texts,
+            examples.labels,
+            examples.locations,
+            label_counts=summary.get("label_distribution"),  # in label2id order, zeros included
+            lengths=summary.get("full_lengths"),
+        )
 
     def collator(self, tokenizer: Any) -> Any:
         return DataCollatorWithPadding(tokenizer)
@@ -113,7 +128,9 @@ class TextClassification:
         logits = predictor.logits(examples, batch_size=batch_size)
         ids = np.array([labels.label2id[label] for label in examples.labels or []])
         positive = labels.label2id.get(str(predictor.info.raw.get("positive_label")), 1 if len(labels) == 2 else 0)
-        return classification_metrics(ids, logits.argmax(-1), labels.names, positive)
+        out = classification_metrics(ids, logits.argmax(-1), labels.names, positive)
+        out["mistakes"] = _confident_mistakes(examples, logits, ids, labels)
+        return out
 
     def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
         columns = bundle.train.columns
@@ -131,3 +148,26 @@ class TextClassification:
         from headstart.inference.predictor import Predictor
 
         return Predictor
+
+
+def _confident_mistakes(
+    examples: Examples, logits: np.ndarray, gold: np.ndarray, labels: LabelSet, k: int = MISTAKES_SHOWN
+) -> list[dict[str, Any]]:
+    """The ``k`` wrong predictions the model was surest of, with their texts and locations."""
+    if len(gold) == 0:
+        return []
+    shifted = logits - logits.max(-1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
+    guess = probs.argmax(-1)
+    wrong = np.flatnonzero(guess != gold)
+    order = wrong[np.argsort(-probs[wrong, guess[wrong]], kind="stable")][:k]
+    return [
+        {
+            "location": examples.locations[i],
+            "text": examples.texts[i] if examples.pairs is None else f"{examples.texts[i]} || {examples.pairs[i]}",
+            "expected": labels.names[gold[i]],
+            "predicted": labels.names[guess[i]],
+            "score": round(float(probs[i, guess[i]]), 4),
+        }
+        for i in order
+    ]

@@ -9,6 +9,7 @@ back per word. The softmax model is a stock ``AutoModelForTokenClassification`` 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,13 +19,15 @@ import torch
 from transformers import AutoModelForTokenClassification
 
 from headstart.config import RunConfig
+from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
 from headstart.data.readers import read_hf_dataset
-from headstart.data.tags import repair, split_tag
+from headstart.data.tags import entities, repair, split_tag
 from headstart.data.token_encoding import IGNORE, encode_words
 from headstart.data.tokens import TokenExamples, examples_from_spans, read_token_file, rows_to_examples
 from headstart.errors import DataError, LabelError
+from headstart.evaluation.metrics import MISTAKES_SHOWN
 from headstart.evaluation.ner_metrics import entity_metrics
 from headstart.inference.decoding import TagDecoder
 from headstart.modeling.crf_tagger import CrfTagger
@@ -32,6 +35,7 @@ from headstart.modeling.crf_tagger import CrfTagger
 
 class TokenClassification:
     name: ClassVar[str] = "token-classification"
+    long_inputs: ClassVar[str] = "windowed"
     pipeline_task: ClassVar[str] = "token-classification"
 
     # -- data ---------------------------------------------------------------------------------
@@ -154,6 +158,7 @@ class TokenClassification:
             "tokens": int(sum(enc.lengths)),
             "longest_before_truncation": enc.max_untruncated,
             "lengths": enc.lengths,
+            "full_lengths": enc.full_lengths,
             "notes": [],
         }
         if (
@@ -169,6 +174,20 @@ class TokenClassification:
                 "they are not trained on and are predicted O"
             )
         return datasets.Dataset.from_dict(enc.features), summary
+
+    def check_split(self, examples: TokenExamples, summary: dict[str, Any]) -> CheckSplit:
+        tags = examples.tags
+        # Entity types, not tags: "O" outnumbers every tag, so a tag distribution always looks skewed.
+        types = None
+        if tags is not None:
+            types = dict(Counter(split_tag(t)[1] for seq in tags for t in seq if t.startswith("B-")))
+        return CheckSplit(
+            [" ".join(words) for words in examples.words],
+            None if tags is None else [" ".join(seq) for seq in tags],
+            examples.locations,
+            label_counts=types,
+            lengths=summary.get("full_lengths"),
+        )
 
     def collator(self, tokenizer: Any) -> Any:
         return TokenCollator(tokenizer)
@@ -201,10 +220,11 @@ class TokenClassification:
         return {k: m[k] for k in self.metric_names(labels)}
 
     def evaluate(self, predictor: Any, examples: TokenExamples, batch_size: int = 64) -> dict[str, Any]:
-        tags, _ = predictor.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
+        tags, scores = predictor.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
         out = entity_metrics(examples.tags or [], tags)
         strict = entity_metrics(examples.tags or [], tags, strict=True)
         out["strict"] = {k: strict[k] for k in ("precision", "recall", "f1", "per_type")}
+        out["mistakes"] = _confident_mistakes(examples, tags, scores)
         return out
 
     def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
@@ -285,3 +305,32 @@ class TokenCollator:
             ]
             batch[key] = torch.tensor(np.array(padded, dtype=np.int64))
         return batch
+
+
+def _confident_mistakes(
+    examples: TokenExamples, tags: list[list[str]], scores: list[list[float]], k: int = MISTAKES_SHOWN
+) -> list[dict[str, Any]]:
+    """Sentences with the surest mistakes: a predicted entity that is not in the gold spans, or a
+    gold entity that was missed, scored by the model's confidence in what it predicted there."""
+    found = []
+    for i, (gold, pred) in enumerate(zip(examples.tags or [], tags)):
+        truth, guessed = set(entities(gold)), set(entities(pred))
+        wrong = truth ^ guessed  # false positives and misses (a wrong type counts as both)
+        if not wrong:
+            continue
+        confidence = max(float(np.mean(scores[i][s:e])) for _, s, e in wrong)
+        words = examples.words[i]
+        found.append(
+            {
+                "location": examples.locations[i],
+                "text": " ".join(words),
+                "expected": _spans_text(words, sorted(truth, key=lambda x: x[1])),
+                "predicted": _spans_text(words, sorted(guessed, key=lambda x: x[1])),
+                "score": round(confidence, 4),
+            }
+        )
+    return sorted(found, key=lambda m: -m["score"])[:k]
+
+
+def _spans_text(words: list[str], spans: list[tuple[str, int, int]]) -> str:
+    return "; ".join(f"{t}: {' '.join(words[s:e])}" for t, s, e in spans) or "(none)"

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,14 +31,17 @@ from headstart.artifacts import (
     write_json,
 )
 from headstart.config import RunConfig, load_config
+from headstart.data.checks import DataChecks, check_data
 from headstart.data.examples import DataBundle, Source
 from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
+from headstart.evaluation.report import write_report
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
 from headstart.training.callbacks import CheckpointSchedule
+from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trainer import HeadstartTrainer
 
@@ -70,6 +74,7 @@ def train(
     tokenizer, model = _load_backbone(task, cfg, model_path, bundle.labels)
     notes = list(bundle.notes)
     data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
+    checks = _check_data(task, bundle, summary, cfg)
 
     work = open_work_dir(out)
     stage = work.path
@@ -79,11 +84,13 @@ def train(
         resume_from = resume_point(work, identity, required=cfg.train.resume)
         started = True
         trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary)
+        checks.estimate = _estimate(trainer, summary, cfg)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - start
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
+        info["data_checks"] = checks.to_dict()
         predictor = task.predictor_class()(
             trainer.model, tokenizer, ModelInfo.from_dict(stage, info), task, str(trainer.args.device)
         )
@@ -103,6 +110,26 @@ def train(
         work.release()
     logger.info("saved the model to %s", out)
     return TrainResult(out, metrics, notes, seconds)
+
+
+def check(
+    config: RunConfig | dict[str, Any] | str | Path | None = None,
+    *,
+    train: Source | None = None,
+    validation: Source | None = None,
+    test: Source | None = None,
+) -> DataChecks:
+    """The data checks ``train`` runs before training, without training (only the tokenizer loads)."""
+    cfg = _as_config(config)
+    task = get_task(cfg.task.type)
+    bundle = task.load_data(cfg, train, validation, test)
+    model_path = resolve_model(cfg.model.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise load_error(cfg.model.name, exc) from None
+    _, summary = _encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
+    return _check_data(task, bundle, summary, cfg)
 
 
 def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:
@@ -148,6 +175,48 @@ def _encode_splits(
                 notes.append(note)
                 logger.warning(note)
     return out, summary
+
+
+def _check_data(task: Task, bundle: DataBundle, summary: dict[str, Any], cfg: RunConfig) -> DataChecks:
+    """Data checks, logged before training starts (and saved in headstart.json)."""
+    splits = {"train": bundle.train, "validation": bundle.validation, "test": bundle.test}
+    views = {}
+    for name, examples in splits.items():
+        if examples is not None:
+            views[name] = task.check_split(examples, summary[name])
+            summary[name].pop("full_lengths", None)  # used here; too long for headstart.json
+    checks = check_data(views, cfg.model.max_length, task.long_inputs)
+    for finding in checks.findings:
+        (logger.warning if finding.severity == "warning" else logger.info)("data check: %s", finding.line())
+    if not checks.warnings():
+        logger.info("data checks: no empty texts, duplicates, leakage, conflicting labels or skew found")
+    return checks
+
+
+def _estimate(trainer: HeadstartTrainer, summary: dict[str, Any], cfg: RunConfig) -> dict[str, float] | None:
+    args = trainer.args
+    n_train = summary["train"]["examples"]
+    epochs = args.num_train_epochs
+    if args.max_steps > 0:
+        epochs = args.max_steps * args.train_batch_size * args.gradient_accumulation_steps / max(n_train, 1)
+    evaluations = math.ceil(epochs) if args.eval_strategy == "epoch" else 0
+    if args.eval_strategy == "steps" and args.eval_steps:
+        steps = epochs * n_train / (args.train_batch_size * args.gradient_accumulation_steps)
+        evaluations = int(steps // args.eval_steps)
+    eval_tokens = summary.get("validation", {}).get("tokens", 0)
+    # + the final scoring of validation and test
+    extra = eval_tokens + summary.get("test", {}).get("tokens", 0)
+    estimate = estimate_run_seconds(
+        trainer, summary["train"]["tokens"], eval_tokens, evaluations, epochs, extra_eval_tokens=extra
+    )
+    if estimate:
+        logger.info(
+            "estimated time: %s of training + %s of evaluation (%.0f tokens/s measured on its own batches)",
+            describe(estimate["train_seconds"]),
+            describe(estimate["eval_seconds"]),
+            estimate["tokens_per_second"],
+        )
+    return estimate
 
 
 def _make_trainer(
@@ -231,3 +300,4 @@ def _save(
     history = list(trainer.state.log_history)
     write_json(stage / METRICS_FILE, {**metrics, "history": history, "train_seconds": round(seconds, 1)})
     (stage / "README.md").write_text(render_model_card(info, metrics), encoding="utf-8")
+    write_report(stage, info, metrics, history, info.get("data_checks"), title=Path(cfg.train.output_dir).name)
