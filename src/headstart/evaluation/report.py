@@ -147,10 +147,10 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+def _table(header: list[str] | None, rows: list[list[Any]]) -> str:
+    head = "<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
 def _fmt(value: Any) -> str:
@@ -174,7 +174,7 @@ def _page(
     ]
     if info.get("train_seconds") is not None:
         facts.append(["training time", f"{info['train_seconds']} s"])
-    parts.append(_table(["", ""], facts))
+    parts.append(_table(None, facts))
     keys = [k for k in SCALARS if any(isinstance(m.get(k), float) for m in metrics.values())]
     if keys:
         parts.append("<h2>Scores</h2>")
