@@ -157,6 +157,12 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    return str(value)
+
+
 def _page(
     info: dict[str, Any],
     metrics: dict[str, Any],
@@ -240,7 +246,7 @@ def _checks_section(checks: dict[str, Any]) -> str:
     lengths = checks.get("lengths") or {}
     if lengths:
         cols = ["count", "mean", "p50", "p90", "p99", "max", "truncated"]
-        rows = [[split] + [_fmt(s.get(c, "")) for c in cols] for split, s in lengths.items()]
+        rows = [[split] + [_number(s.get(c, "")) for c in cols] for split, s in lengths.items()]
         parts.append("<h3>Length in tokens</h3>" + _table(["split", *cols], rows))
     estimate = checks.get("estimate")
     if estimate:
