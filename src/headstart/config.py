@@ -166,7 +166,11 @@ class TrainConfig:
         flags=("--resume",),
     )
     dataloader_num_workers: int = _f(0, "Worker processes for data loading.")
-    report_to: str = _f("none", "Experiment trackers (HF report_to: none, tensorboard, mlflow, ...).")
+    report_to: str = _f(
+        "none",
+        "Experiment trackers, comma-separated (HF report_to: none, tensorboard, mlflow, wandb, ...). "
+        "TensorBoard events go to logs/ in the saved directory; MLflow follows MLFLOW_TRACKING_URI.",
+    )
     disable_tqdm: bool = _f(False, "Hide the progress bar.")
 
 

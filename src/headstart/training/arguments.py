@@ -9,6 +9,7 @@ import torch
 from transformers import TrainingArguments
 
 from headstart.config import TrainConfig
+from headstart.training.trackers import tracker_names
 
 # Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
 OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience", "save_steps", "save_minutes", "resume"}
@@ -34,6 +35,7 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
         # HF refuses bf16 without a GPU unless told the run is on the CPU on purpose.
         use_cpu=cfg.bf16 and not torch.cuda.is_available(),
         dataloader_pin_memory=torch.cuda.is_available(),
+        report_to=tracker_names(cfg.report_to) or "none",
     )
     if passed["eval_steps"] is None:
         passed.pop("eval_steps")

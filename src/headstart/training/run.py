@@ -43,6 +43,7 @@ from headstart.training.arguments import training_arguments
 from headstart.training.callbacks import CheckpointSchedule
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
+from headstart.training.trackers import check_trackers, tensorboard_logs, tracker_names
 from headstart.training.trainer import HeadstartTrainer
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def train(
     with in-memory data (DataFrames, lists of dicts, dicts of columns)."""
     cfg = _as_config(config)
     task = get_task(cfg.task.type)
+    check_trackers(cfg.train.report_to)  # a missing tracker package fails now, not after data loading
     out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir)
     set_seed(cfg.train.seed)
     bundle = task.load_data(cfg, train, validation, test)
@@ -229,6 +231,7 @@ def _make_trainer(
     checkpoints: Path,
     summary: dict[str, Any],
 ) -> HeadstartTrainer:
+    trackers = tracker_names(cfg.train.report_to)
     args = training_arguments(cfg.train, checkpoints, task.main_metric(labels))
     known = set(task.metric_names(labels)) | {"loss"}
     if args.metric_for_best_model and args.metric_for_best_model.removeprefix("eval_") not in known:
@@ -241,17 +244,18 @@ def _make_trainer(
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
-    return HeadstartTrainer(
-        model=model,
-        args=args,
-        train_dataset=data["train"],
-        eval_dataset=data["validation"],
-        processing_class=tokenizer,
-        data_collator=task.collator(tokenizer),
-        compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
-        callbacks=callbacks,
-        train_lengths=lengths["train"],
-    )
+    with tensorboard_logs(checkpoints.parent, trackers):
+        return HeadstartTrainer(
+            model=model,
+            args=args,
+            train_dataset=data["train"],
+            eval_dataset=data["validation"],
+            processing_class=tokenizer,
+            data_collator=task.collator(tokenizer),
+            compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
+            callbacks=callbacks,
+            train_lengths=lengths["train"],
+        )
 
 
 def _info(
