@@ -42,3 +42,13 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests_support import FUZZ_COUNT
+
+    if FUZZ_COUNT["inputs"]:
+        n = FUZZ_COUNT["inputs"]
+        terminalreporter.write_line(
+            f"fuzz: {n} generated hostile inputs to the readers and CLI flags, each read or refused with a typed error"
+        )
