@@ -20,6 +20,7 @@ from headstart.errors import (  # noqa: E402
     OutputExistsError,
 )
 from headstart.evaluation.evaluate import evaluate  # noqa: E402
+from headstart.inference.batch import BatchSummary, predict_file  # noqa: E402
 from headstart.inference.embeddings import Embedder, embed  # noqa: E402
 from headstart.inference.predictor import Predictor  # noqa: E402
 from headstart.inference.token_predictor import TokenPredictor  # noqa: E402
@@ -28,6 +29,7 @@ from headstart.training.run import TrainResult, check, train  # noqa: E402
 
 __all__ = [
     "BUNDLED",
+    "BatchSummary",
     "ConfigError",
     "DataError",
     "Embedder",
@@ -49,6 +51,7 @@ __all__ = [
     "load_config",
     "load_examples",
     "load_splits",
+    "predict_file",
     "read_token_file",
     "resolve_model",
     "train",

@@ -8,7 +8,6 @@ Precedence: defaults < ``--config FILE`` < flags < ``--set section.key=value``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -93,10 +92,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="a directory written by `headstart train`")
     p.add_argument("texts", nargs="*", help="texts to classify")
     p.add_argument("--text-pair", "--text_pair", action="append", default=[], help="second text, one per TEXT")
-    p.add_argument("--input", help="file of inputs (csv, tsv, jsonl, json, parquet)")
-    p.add_argument("--output", help="write predictions here (.jsonl or .csv); stdout when absent")
+    p.add_argument(
+        "--input",
+        help="file of inputs (csv, tsv, jsonl, json, parquet; CoNLL for NER), streamed in chunks: any size",
+    )
+    p.add_argument(
+        "--output",
+        help="write predictions here (.jsonl or .csv) with each row's own columns; stdout when absent",
+    )
     _data_flags(p, label=False)
     p.add_argument("--all-scores", "--all_scores", action="store_true", help="include every label's score")
+    p.add_argument(
+        "--on-error",
+        "--on_error",
+        choices=("skip", "fail"),
+        default="skip",
+        help="a row that cannot be read: skip = report its line (and in OUTPUT.errors.jsonl) and go on "
+        "(default); fail = stop with an error and write nothing",
+    )
+    p.add_argument("--chunk-size", "--chunk_size", type=int, default=1000, help="rows read and predicted at a time")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     p.add_argument(
         "--decode",
         choices=DECODERS,
@@ -135,7 +156,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _data_flags(p: argparse.ArgumentParser, *, label: bool) -> None:
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "parquet"), help="file format")
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "parquet", "conll"), help="file format")
     p.add_argument("--encoding", help="text encoding (detected when absent)")
     p.add_argument(
         "--no-header",
@@ -211,6 +232,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from headstart.inference.batch import predict_file, write_records
     from headstart.inference.predictor import Predictor
 
     if bool(args.texts) == bool(args.input):
@@ -220,7 +242,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
             fix='e.g. headstart predict DIR "some text"',
         )
     predictor = Predictor.load(args.model_dir)
-    rows, inputs = _predict_inputs(args, predictor)
+    if args.input:
+        summary = predict_file(
+            predictor,
+            args.input,
+            args.output,
+            on_error=args.on_error,
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            all_scores=args.all_scores,
+            decode=args.decode,
+            overwrite=args.overwrite,
+            progress=args.progress,
+            **_read_options(args),
+        )
+        where = f" to {summary.output}" if summary.output else ""
+        print(
+            f"predicted {summary.predicted} rows{where} in {summary.seconds:.1f} s "
+            f"({summary.rows_per_second:.1f}/s); skipped {summary.skipped} unreadable"
+            + (f" (listed in {summary.errors_file})" if summary.errors_file else ""),
+            file=sys.stderr,
+        )
+        return 0
     options = {"decode": args.decode} if args.decode else {}
     if options and predictor.info.task != "token-classification":
         raise ConfigError(
@@ -228,66 +271,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
             found=f"a {predictor.info.task} model",
             fix="leave --decode out",
         )
-    preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
-    records = [_record(row, pred) for row, pred in zip(rows, preds)]
-    _write_records(records, args.output)
-    return 0
-
-
-def _predict_inputs(args: argparse.Namespace, predictor: Any) -> tuple[list[dict[str, Any]], list[Any]]:
-    if args.texts:
-        if args.text_pair and len(args.text_pair) != len(args.texts):
-            raise ConfigError(
-                f"one --text-pair per TEXT ({len(args.texts)})",
-                found=f"{len(args.text_pair)}",
-                fix="give as many --text-pair values as texts",
-            )
-        if args.text_pair:
-            return (
-                [{"text": t, "text_pair": p} for t, p in zip(args.texts, args.text_pair)],
-                list(zip(args.texts, args.text_pair)),
-            )
-        return [{"text": t} for t in args.texts], list(args.texts)
-    examples = predictor.task.read_examples(args.input, predictor.info, _read_options(args), need_label=False)
-    inputs = examples.inputs()
-    # NER examples go whole, so the document of each sentence reaches a model trained with context
-    return [_input_row(x) for x in inputs], (examples if hasattr(examples, "documents") else inputs)
-
-
-def _input_row(x: Any) -> dict[str, Any]:
-    if isinstance(x, tuple):
-        return {"text": x[0], "text_pair": x[1]}
-    return {"tokens": x} if isinstance(x, list) else {"text": x}
-
-
-def _record(row: dict[str, Any], pred: Any) -> dict[str, Any]:
-    """A classifier answers a dict per input; a tagger, entities for a text or tags for tokens."""
-    if isinstance(pred, dict):
-        return {**row, **pred}
-    if "tokens" in row:
-        return {**row, "tags": [p["tag"] for p in pred], "scores": [p["score"] for p in pred]}
-    return {**row, "entities": pred}
-
-
-def _write_records(records: list[dict[str, Any]], output: str | None) -> None:
-    if output is None:
-        for r in records:
-            print(json.dumps(r, ensure_ascii=False))
-        return
-    path = Path(output)
-    if path.suffix.lower() == ".csv":
-        flat = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()} for r in records]
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(flat[0]) if flat else ["text", "label", "score"])
-            writer.writeheader()
-            writer.writerows(flat)
-    elif path.suffix.lower() in (".jsonl", ".json"):
-        with path.open("w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if args.text_pair and len(args.text_pair) != len(args.texts):
+        raise ConfigError(
+            f"one --text-pair per TEXT ({len(args.texts)})",
+            found=f"{len(args.text_pair)}",
+            fix="give as many --text-pair values as texts",
+        )
+    if args.text_pair:
+        rows = [{"text": t, "text_pair": p} for t, p in zip(args.texts, args.text_pair)]
+        inputs: list[Any] = list(zip(args.texts, args.text_pair))
     else:
-        raise ConfigError("an --output ending in .jsonl or .csv", found=f"'{path.name}'", fix="rename the output")
-    print(f"wrote {len(records)} predictions to {path}", file=sys.stderr)
+        rows, inputs = [{"text": t} for t in args.texts], list(args.texts)
+    preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
+    records = [
+        {**row, **pred} if isinstance(pred, dict) else {**row, "entities": pred} for row, pred in zip(rows, preds)
+    ]
+    write_records(records, args.output, overwrite=args.overwrite)
+    if args.output:
+        print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)
+    return 0
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -356,16 +357,21 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
             return True, value.lower() in ("true", "yes", "1")
         return False, value
     if hint in (int, float):
+        number: Any = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if hint is int and not isinstance(value, int):
                 return False, value
-            return True, hint(value)
-        if isinstance(value, str):
+            number = hint(value)
+        elif isinstance(value, str):
             try:
-                return True, hint(value)
+                number = hint(value)
             except ValueError:
                 return False, value
-        return False, value
+        # nan and inf parse as floats, but no setting means anything with them (nan > 0 is False,
+        # so a range check alone would let a nan learning rate through)
+        if number is None or (hint is float and not math.isfinite(number)):
+            return False, value
+        return True, number
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return True, str(value)
@@ -376,7 +382,7 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
 def _type_name(hint: Any) -> str:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if args else hint
-    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(base, str(base))
+    name = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}.get(base, str(base))
     return name + (" or null" if type(None) in typing.get_args(hint) else "")
 
 

@@ -153,7 +153,8 @@ def test_init_config_writes_and_refuses_to_overwrite(tmp_path, capsys):
     [
         (["train", "--set", "train.learning_rat=1"], "did you mean 'learning_rate'"),
         (["train", "--train", "/nonexistent.csv"], "found nothing at /nonexistent.csv"),
-        (["train", "--epochs", "zero"], "num_train_epochs must be a number"),
+        (["train", "--epochs", "zero"], "num_train_epochs must be a finite number"),
+        (["train", "--learning_rate", "nan"], "learning_rate must be a finite number, found 'nan'"),
         (["predict", "/nonexistent-model", "hi"], "expected a saved model directory"),
         (["predict", "/tmp"], "either TEXT arguments or --input FILE"),
         (["embed", "--input", "x.csv", "--output", "x.txt"], "ending in .npy"),

@@ -9,27 +9,15 @@ from transformers import pipeline
 from headstart import Predictor, evaluate, train
 from headstart.cli import main
 from headstart.data.tags import is_valid_iob2
-from tests_support import ner_rows
+from headstart.inference.batch import predict_file
+from tests_support import ner_rows, tiny_run_config
 
 
 def _train(tmp_path_factory, tiny_model_dir, crf: bool, rows=None, task=None, **train_cfg):
     out = tmp_path_factory.mktemp("ner") / ("crf" if crf else "softmax")
-    settings = {
-        "output_dir": str(out),
-        "num_train_epochs": 15,
-        "learning_rate": 3e-3,
-        "eval_strategy": "no",
-        "per_device_train_batch_size": 4,
-        "warmup_steps": 0,
-        "disable_tqdm": True,
-        "seed": 0,
-    }
-    settings.update(train_cfg)
-    cfg = {
-        "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "task": {"type": "ner", "crf": crf, **(task or {})},
-        "train": settings,
-    }
+    cfg = tiny_run_config(
+        tiny_model_dir, out, task={"type": "ner", "crf": crf, **(task or {})}, **{"num_train_epochs": 15, **train_cfg}
+    )
     rows = rows or ner_rows()
     return train(cfg, train=rows, validation=rows)
 
@@ -265,3 +253,29 @@ def test_document_context_reaches_the_model_in_training_and_prediction(tmp_path_
     assert main(["predict", str(result.output_dir), "--input", str(tmp_path / "docs.conll"), "--output", str(out)]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["tags"][0] for r in records] == [r["tags"][0] for r in rows]
+    # streamed one sentence per chunk: each chunk still sees its neighbours of the same document
+    one = tmp_path / "one.jsonl"
+    predict_file(result.output_dir, tmp_path / "docs.conll", one, chunk_size=1)
+    assert [json.loads(line) for line in one.read_text().splitlines()] == records
+
+
+def test_streamed_files_skip_bad_sentences_and_rows(softmax_model, tmp_path):
+    predictor = Predictor.load(softmax_model.output_dir)
+    conll = b"she B-PER\nloved O\n\nbin\x00ary O\n\nthe O\nmarket B-ORG\n"
+    (tmp_path / "in.conll").write_bytes(conll)
+    out = tmp_path / "out.jsonl"
+    summary = predict_file(predictor, tmp_path / "in.conll", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["tokens"] for r in rows] == [["she", "loved"], ["the", "market"]]
+    assert [r["tags"] for r in rows] == predictor.predict_tags([["she", "loved"], ["the", "market"]])[0]
+    assert summary.first_errors == [f"{tmp_path / 'in.conll'}:4: line 4: binary data (a NUL byte)"]
+    (tmp_path / "in.jsonl").write_text(
+        '{"text": "he said the company was great", "id": "a"}\n{"tokens": "not a list"}\n'
+        '{"tokens": ["she", "loved", "the", "market"], "tags": ["B-PER", "O", "O", "B-ORG"]}\n'
+    )
+    predict_file(predictor, tmp_path / "in.jsonl", tmp_path / "out2.jsonl")
+    first, second = [json.loads(line) for line in (tmp_path / "out2.jsonl").read_text().splitlines()]
+    assert first["id"] == "a" and [e["word"] for e in first["entities"]] == ["he", "company"]
+    assert second["input_tags"] == ["B-PER", "O", "O", "B-ORG"] and len(second["tags"]) == 4
+    errors = [json.loads(line) for line in (tmp_path / "out2.jsonl.errors.jsonl").read_text().splitlines()]
+    assert errors[0]["line"] == 2 and "should be a list of words" in errors[0]["error"]

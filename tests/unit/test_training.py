@@ -9,25 +9,12 @@ from transformers import pipeline
 
 from headstart import OutputExistsError, Predictor, evaluate, train
 from headstart.errors import ConfigError, DataError, ModelLoadError
-from tests_support import SENTIMENT
+from tests_support import SENTIMENT, tiny_run_config
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir):
-    out = tmp_path_factory.mktemp("runs") / "model"
-    cfg = {
-        "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "train": {
-            "output_dir": str(out),
-            "num_train_epochs": 20,
-            "learning_rate": 3e-3,
-            "eval_strategy": "no",
-            "per_device_train_batch_size": 4,
-            "warmup_steps": 0,
-            "disable_tqdm": True,
-            "seed": 0,
-        },
-    }
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("runs") / "model")
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     return result
 

@@ -185,17 +185,7 @@ def _read_delimited(text: str, delimiter: str, source: str, has_header: bool = T
     if not has_header:  # a synthetic header row; data starts at the first line
         rows.insert(0, [f"column_{i + 1}" for i in range(len(rows[0]))])
         lines.insert(0, 0)
-    header = [h.strip() for h in rows[0]]
-    header = [h if h else f"column_{i}" for i, h in enumerate(header)]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(
-            "unique column names in the header",
-            found=f"duplicates {dupes}",
-            fix="rename the columns",
-            file=source,
-            line=lines[0],
-        )
+    header = header_names(rows[0], source, lines[0])
     width = len(header)
     for row, line in zip(rows[1:], lines[1:]):
         if len(row) != width:
@@ -209,6 +199,21 @@ def _read_delimited(text: str, delimiter: str, source: str, has_header: bool = T
             )
     data = {h: [row[i] for row in rows[1:]] for i, h in enumerate(header)}
     return Table(source, header, data, lines[1:], "line")
+
+
+def header_names(row: list[str], source: str, line: int) -> list[str]:
+    """Column names from a header row: stripped, blanks named ``column_<i>``, duplicates refused."""
+    header = [h.strip() or f"column_{i}" for i, h in enumerate(row)]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(
+            "unique column names in the header",
+            found=f"duplicates {dupes}",
+            fix="rename the columns",
+            file=source,
+            line=line,
+        )
+    return header
 
 
 def _parse(text: str, delimiter: str, quoting: int, source: str) -> tuple[list[list[str]], list[int]]:

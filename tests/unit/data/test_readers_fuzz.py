@@ -18,41 +18,7 @@ from headstart.data import load_examples
 from headstart.data.tokens import read_token_file
 from headstart.errors import ConfigError, DataError
 from tests_support import FUZZ_COUNT as COUNT  # printed in the run summary by conftest
-
-fragments = st.sampled_from(
-    [
-        b"text",
-        b"label",
-        b",",
-        b"\t",
-        b'"',
-        b'""',
-        b"\n",
-        b"\r\n",
-        b"\xef\xbb\xbf",
-        b"\xff\xfe",
-        b"\x00",
-        b"\xe9",
-        b"{",
-        b"}",
-        b"[",
-        b"]",
-        b":",
-        b'"text"',
-        b'"label"',
-        b'"tokens"',
-        b'"tags"',
-        b"B-PER",
-        b"O",
-        b"-DOCSTART-",
-        b" ",
-        b"1",
-        b"null",
-        b"\xc3\xa9",
-        b"\x80",
-    ]
-)
-hostile = st.one_of(st.binary(max_size=200), st.lists(fragments, max_size=40).map(b"".join))
+from tests_support import hostile
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
