@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_embed)
 
+    p = sub.add_parser("serve", help="serve a saved model over HTTP: JSON API, OpenAPI docs, a page at /")
+    p.add_argument("model_dir", help="a directory written by `headstart train`")
+    _serve_flags(p)
+    _common(p)
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("init-config", help="write the default config, commented")
     p.add_argument("path", nargs="?", help="file to write (stdout when absent)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
@@ -149,6 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_models)
     return parser
+
+
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per ServeConfig field, its help from the field (the dataclass is the source)."""
+    import dataclasses
+
+    from headstart.serving.config import ServeConfig
+
+    for f in dataclasses.fields(ServeConfig):
+        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
+        p.add_argument(*names, dest=f"serve:{f.name}", type=kind, default=f.default, help=f.metadata["help"])
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -289,6 +307,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     write_records(records, args.output, overwrite=args.overwrite)
     if args.output:
         print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from headstart.serving.config import ServeConfig
+    from headstart.serving.server import serve
+
+    values = {k.split(":", 1)[1]: v for k, v in vars(args).items() if k.startswith("serve:")}
+    values["api_key"] = values["api_key"] or os.environ.get("HEADSTART_API_KEY") or None
+    cfg = ServeConfig(**values)
+
+    def ready(url: str) -> None:
+        print(
+            f"headstart serving {args.model_dir} on {url}  (page: {url}/  docs: {url}/docs)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    serve(args.model_dir, cfg, on_ready=ready)
     return 0
 
 

@@ -48,6 +48,21 @@ class Embedder:
         self.model.eval().to(self.device)
         self.max_length = max_length
 
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = 256) -> Embedder:
+        """The encoder inside a loaded task model (a Predictor's), sharing its weights: no second copy.
+
+        ``base_model`` is the backbone of every transformers head; a head model that is its own
+        base model (the CRF tagger) keeps its backbone in ``.encoder``.
+        """
+        encoder = model.base_model
+        if encoder is model:
+            encoder = model.encoder
+        self = cls.__new__(cls)
+        self.tokenizer, self.model, self.max_length = tokenizer, encoder, max_length
+        self.device = str(next(encoder.parameters()).device)
+        return self
+
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)

@@ -1,0 +1,320 @@
+"""create_app: a saved model directory as an HTTP service (FastAPI), a thin wrapper over Predictor.
+
+Routes: ``POST /v1/predict``, ``POST /v1/embed``, ``GET /v1/model``, ``GET /healthz``, the page
+at ``/`` and the OpenAPI docs at ``/docs``. Every error is JSON of one shape,
+``{"error": {"code", "type", "message"}}``: 401 without the key, 413 past a limit, 422 for a
+malformed body, 503 with ``Retry-After`` when the queue is full. One log line per request.
+
+Example::
+
+    app = create_app("model-dir", ServeConfig(api_key="s3cret"))
+    # uvicorn.run(app)  -- or: headstart serve model-dir
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from headstart.artifacts import METRICS_FILE, versions
+from headstart.errors import HeadstartError
+from headstart.inference.embeddings import Embedder
+from headstart.inference.predictor import Predictor
+from headstart.serving.batcher import MicroBatcher, QueueFull
+from headstart.serving.config import ServeConfig
+from headstart.serving.page import PAGE
+from headstart.serving.schemas import (
+    EmbedRequest,
+    EmbedResponse,
+    ErrorResponse,
+    ModelResponse,
+    Pair,
+    PredictRequest,
+    PredictResponse,
+)
+
+logger = logging.getLogger("headstart.serve")
+OPEN_PATHS = {"/", "/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, type: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.type, self.message, self.headers = code, type, message, headers
+
+
+def _error(code: int, type: str, message: str, details: list[Any] | None = None, headers: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "type": type, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=code, headers=headers)
+
+
+def create_app(model: str | Path | Predictor, config: ServeConfig | None = None) -> FastAPI:
+    cfg = (config or ServeConfig()).validate()
+    predictor = model if isinstance(model, Predictor) else Predictor.load(model)
+    info = predictor.info
+    ner = info.task == "token-classification"
+
+    def run_predict(items: list[Any]) -> list[Any]:
+        if ner:
+            return predictor.predict(items, batch_size=cfg.max_batch)
+        return predictor.predict(items, batch_size=cfg.max_batch, all_scores=True)
+
+    batcher = MicroBatcher(run_predict, max_batch=cfg.max_batch, wait=cfg.batch_wait_ms / 1000, max_queue=cfg.max_queue)
+    embedders: dict[tuple[str, bool], MicroBatcher] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        await batcher.start()
+        logger.info("serving %s (%s, labels %s)", info.path, info.task, ", ".join(info.labels))
+        yield
+        for b in [batcher, *embedders.values()]:  # requests in flight finish first
+            await b.stop()
+
+    app = FastAPI(
+        title="headstart",
+        version=versions()["headstart"],
+        description=f"A {info.task} model from {info.path.name}: predict, embed, and its facts.",
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorResponse},
+            413: {"model": ErrorResponse},
+            422: {"model": ErrorResponse},
+            503: {"model": ErrorResponse},
+        },
+    )
+    app.state.batcher = batcher
+    app.add_middleware(_BodyLimit, max_bytes=cfg.max_body_bytes)  # type: ignore[arg-type]
+
+    @app.middleware("http")
+    async def auth_and_log(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        if cfg.api_key and request.url.path not in OPEN_PATHS and not _authorized(request, cfg.api_key):
+            response: Any = _error(
+                401,
+                "unauthorized",
+                "expected an API key in 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; "
+                + ("found a wrong key" if _given_key(request) else "found none"),
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            response = await call_next(request)
+        n = getattr(request.state, "n_texts", None)
+        logger.info(
+            "%s %s %s %d%s %.1f ms",
+            request.client.host if request.client else "-",
+            request.method,
+            request.url.path,
+            response.status_code,
+            f" {n} texts" if n is not None else "",
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.code, exc.type, exc.message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg")} for e in exc.errors()][:20]
+        return _error(422, "invalid_request", _validation_message(details), details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(HeadstartError)
+    async def headstart_error(request: Request, exc: HeadstartError) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "task": info.task,
+            "queued_texts": batcher.waiting,
+            "batches": batcher.batches,
+            "requires_key": bool(cfg.api_key),
+        }
+
+    @app.get("/v1/model", response_model=ModelResponse)
+    async def model_facts() -> dict[str, Any]:
+        metrics_file = info.path / METRICS_FILE
+        metrics = None
+        if metrics_file.is_file():
+            import json
+
+            metrics = {k: v for k, v in json.loads(metrics_file.read_text(encoding="utf-8")).items() if k != "mistakes"}
+        return {
+            "task": info.task,
+            "labels": info.labels,
+            "is_pair": predictor.is_pair,
+            "max_length": info.max_length,
+            "base_model": info.raw.get("base_model"),
+            "created": info.raw.get("created"),
+            "versions": {"trained": info.raw.get("versions", {}), "serving": versions()},
+            "metrics": metrics,
+            "limits": {
+                k: getattr(cfg, k) for k in ("max_texts", "max_chars", "max_body_bytes", "max_queue", "max_batch")
+            },
+        }
+
+    @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True)
+    async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+        items = _inputs(body.inputs, predictor.is_pair, ner)
+        _check_limits(items, cfg, request)
+        results = await _submit(batcher, items, cfg)
+        if not ner and not body.all_scores:
+            results = [{"label": r["label"], "score": r["score"]} for r in results]
+        return {"task": info.task, "predictions": results}
+
+    @app.post("/v1/embed", response_model=EmbedResponse)
+    async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
+        texts = [body.inputs] if isinstance(body.inputs, str) else list(body.inputs)
+        _check_limits(texts, cfg, request)
+        key = (body.pooling, body.normalize)
+        if key not in embedders:  # one batcher per pooling choice: a batch shares its pooling
+            embedder = Embedder.from_model(predictor.model, predictor.tokenizer, max_length=info.max_length)
+
+            def run_embed(items: list[str], pooling: str = body.pooling, normalize: bool = body.normalize) -> Any:
+                return embedder.encode(items, pooling=pooling, normalize=normalize, batch_size=cfg.max_batch).tolist()
+
+            embedders[key] = MicroBatcher(
+                run_embed, max_batch=cfg.max_batch, wait=cfg.batch_wait_ms / 1000, max_queue=cfg.max_queue
+            )
+            await embedders[key].start()
+        vectors = await _submit(embedders[key], texts, cfg)
+        return {"dim": len(vectors[0]) if vectors else 0, "pooling": body.pooling, "embeddings": vectors}
+
+    return app
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    """One readable sentence for pydantic's list of errors (a union gives one per alternative)."""
+    if not details:
+        return "expected a JSON body as in /docs"
+    first = details[0]
+    loc = [str(p) for p in first["loc"][1:]]  # drop "body"
+    if "JSON" in str(first["msg"]):
+        return f"expected a JSON object; found invalid JSON ({first['msg']}); send a body as in /docs"
+    if loc and loc[0] == "inputs":
+        return (
+            'expected "inputs": a text, a [text, text_pair] pair, a {"text", "text_pair"} object, or a list of '
+            f"them; found something else ({first['msg']}); see /docs"
+        )
+    where = ".".join(loc) or "body"
+    return f"{where}: {first['msg']}; see /docs for the request schema"
+
+
+async def _submit(batcher: MicroBatcher, items: list[Any], cfg: ServeConfig) -> list[Any]:
+    try:
+        return await batcher.submit(items)
+    except QueueFull as exc:
+        raise ApiError(
+            503,
+            "overloaded",
+            f"expected room in the queue; found {exc}; retry after {cfg.retry_after} s",
+            headers={"Retry-After": str(cfg.retry_after)},
+        ) from None
+
+
+def _inputs(raw: Any, is_pair: bool, ner: bool) -> list[Any]:
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Pair):
+            item = (item.text, item.text_pair)
+        if isinstance(item, (tuple, list)) != is_pair or (ner and not isinstance(item, str)):
+            want = '[text, text_pair] pairs or {"text", "text_pair"} objects' if is_pair else "plain texts"
+            raise ApiError(422, "invalid_request", f"inputs.{i}: this model takes {want}; see GET /v1/model")
+        out.append(tuple(item) if isinstance(item, list) else item)
+    return out
+
+
+def _check_limits(items: list[Any], cfg: ServeConfig, request: Request) -> None:
+    request.state.n_texts = len(items)
+    if len(items) > cfg.max_texts:
+        raise ApiError(
+            413, "too_many_texts", f"expected at most {cfg.max_texts} texts; found {len(items)}; split the request"
+        )
+    chars = sum(len(x) if isinstance(x, str) else len(x[0]) + len(x[1]) for x in items)
+    if chars > cfg.max_chars:
+        raise ApiError(
+            413,
+            "too_much_text",
+            f"expected at most {cfg.max_chars} characters in all; found {chars}; split the request",
+        )
+
+
+def _given_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def _authorized(request: Request, key: str) -> bool:
+    given = _given_key(request)
+    return given is not None and hmac.compare_digest(given.encode(), key.encode())
+
+
+class _BodyLimit:
+    """413 for a body over ``max_bytes``: by Content-Length at once, else while it streams in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send, int(length))
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge as exc:
+            await self._refuse(scope, receive, send, exc.seen)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        response = _error(
+            413,
+            "body_too_large",
+            f"expected a request body of at most {self.max_bytes} bytes; found {size}+; split the request",
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, seen: int) -> None:
+        self.seen = seen

@@ -1,0 +1,161 @@
+"""The page at ``/``: paste text, see label scores as bars or entities marked in the text.
+
+One self-contained HTML string — inline CSS and JS, no build step, nothing fetched from elsewhere —
+so it works on a machine without internet. It asks ``/healthz`` and ``/v1/model`` what the model
+is (task, labels, pair input, whether a key is needed) and calls ``/v1/predict``.
+"""
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>headstart</title>
+<style>
+  body { font: 15px/1.45 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  h1 { font-size: 1.3rem; margin-bottom: .2rem; }
+  #facts { color: #666; font-size: .85rem; margin-bottom: 1rem; }
+  textarea { width: 100%; box-sizing: border-box; font: inherit; padding: .5rem; min-height: 6rem; }
+  label.field { display: block; margin: .6rem 0 .2rem; font-weight: 600; }
+  button { font: inherit; padding: .4rem 1.2rem; margin-top: .6rem; cursor: pointer; }
+  #error { color: #b00020; margin-top: .8rem; white-space: pre-wrap; }
+  .bar-row { display: grid; grid-template-columns: 9rem 1fr 4rem; gap: .5rem; align-items: center; margin: .25rem 0; }
+  .bar-track { background: #eee; border-radius: 3px; height: 1.1rem; }
+  .bar { background: #4a7bd0; height: 100%; border-radius: 3px; }
+  .bar-row.best .bar { background: #1f9d55; }
+  .bar-row.best .name { font-weight: 700; }
+  .score { text-align: right; font-variant-numeric: tabular-nums; }
+  #result { margin-top: 1.2rem; }
+  .entities { line-height: 2.1; white-space: pre-wrap; }
+  mark { padding: .1rem .25rem; border-radius: 3px; background: #ffe58f; }
+  mark .tag { font-size: .7rem; font-weight: 700; margin-left: .25rem; color: #444; }
+  .hidden { display: none; }
+</style>
+</head>
+<body>
+<h1>headstart</h1>
+<div id="facts">loading the model's facts...</div>
+<div id="key-box" class="hidden">
+  <label class="field" for="key">API key</label>
+  <input id="key" type="password" autocomplete="off" style="width: 100%; font: inherit; padding: .3rem">
+</div>
+<label class="field" for="text">Text</label>
+<textarea id="text" placeholder="Paste or type text here"></textarea>
+<div id="pair-box" class="hidden">
+  <label class="field" for="text_pair">Second text</label>
+  <textarea id="text_pair"></textarea>
+</div>
+<button id="go" type="button">Predict</button>
+<div id="error" role="alert"></div>
+<div id="result" aria-live="polite"></div>
+<script>
+"use strict";
+let model = null;
+const $ = (id) => document.getElementById(id);
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = $("key").value.trim();
+  if (key) h["Authorization"] = "Bearer " + key;
+  return h;
+}
+
+async function call(path, body) {
+  const response = await fetch(path, body === undefined ? { headers: headers() }
+    : { method: "POST", headers: headers(), body: JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const message = (data.error && data.error.message) || response.statusText;
+    throw new Error(response.status + ": " + message);
+  }
+  return data;
+}
+
+async function loadFacts() {
+  const health = await call("/healthz");
+  if (health.requires_key) $("key-box").classList.remove("hidden");
+  try {
+    model = await call("/v1/model");
+    $("facts").textContent = model.task + " \\u00b7 labels: " + model.labels.join(", ")
+      + (model.base_model ? " \\u00b7 base: " + model.base_model : "");
+    if (model.is_pair) $("pair-box").classList.remove("hidden");
+  } catch (e) {
+    $("facts").textContent = health.task + (health.requires_key ? " (enter the API key)" : "");
+  }
+}
+
+function showBars(prediction) {
+  const box = document.createElement("div");
+  const scores = prediction.scores || { [prediction.label]: prediction.score };
+  const names = Object.keys(scores).sort((a, b) => scores[b] - scores[a]);
+  for (const name of names) {
+    const row = document.createElement("div");
+    row.className = "bar-row" + (name === prediction.label ? " best" : "");
+    row.dataset.label = name;
+    const label = document.createElement("span");
+    label.className = "name";
+    label.textContent = name;
+    const track = document.createElement("div");
+    track.className = "bar-track";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = (100 * scores[name]).toFixed(1) + "%";
+    track.appendChild(bar);
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = (100 * scores[name]).toFixed(1) + "%";
+    row.append(label, track, score);
+    box.appendChild(row);
+  }
+  return box;
+}
+
+function showEntities(text, entities) {
+  const box = document.createElement("div");
+  box.className = "entities";
+  let at = 0;
+  for (const e of entities) {
+    box.appendChild(document.createTextNode(text.slice(at, e.start)));
+    const mark = document.createElement("mark");
+    mark.dataset.label = e.entity_group;
+    mark.title = e.entity_group + " " + (100 * e.score).toFixed(1) + "%";
+    mark.appendChild(document.createTextNode(text.slice(e.start, e.end)));
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = e.entity_group;
+    mark.appendChild(tag);
+    box.appendChild(mark);
+    at = e.end;
+  }
+  box.appendChild(document.createTextNode(text.slice(at)));
+  if (!entities.length) box.appendChild(document.createTextNode("  (no entities found)"));
+  return box;
+}
+
+async function predict() {
+  $("error").textContent = "";
+  $("result").textContent = "";
+  const text = $("text").value;
+  if (!text.trim()) { $("error").textContent = "Enter some text first."; return; }
+  if (!model) await loadFacts();
+  const input = model && model.is_pair ? [text, $("text_pair").value] : text;
+  $("go").disabled = true;
+  try {
+    const data = await call("/v1/predict", { inputs: [input], all_scores: true });
+    const result = data.predictions[0];
+    $("result").appendChild(data.task === "token-classification" ? showEntities(text, result) : showBars(result));
+    $("result").dataset.done = "1";
+  } catch (e) {
+    $("error").textContent = e.message;
+  } finally {
+    $("go").disabled = false;
+  }
+}
+
+$("go").addEventListener("click", predict);
+$("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) predict(); });
+loadFacts().catch((e) => { $("error").textContent = e.message; });
+</script>
+</body>
+</html>
+"""
