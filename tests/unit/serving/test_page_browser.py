@@ -1,0 +1,94 @@
+"""The page at / in a real headless Chromium: type text, click Predict, see bars or entities.
+
+The browser is found on PATH or installed by scripts/install-browser.sh; where it cannot be, the
+tests skip and say why. Screenshots are checked as pictures (the bar and highlight colours are
+painted) and kept in $HEADSTART_SCREENSHOTS when that is set.
+"""
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browser_support import Browser, find_chromium
+from headstart import train
+from server_support import KEY, Server
+from tests_support import SENTIMENT, ner_rows, tiny_run_config
+
+CHROMIUM, WHY = find_chromium()
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=WHY)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser(CHROMIUM)
+    yield b
+    b.close()
+
+
+def _painted(png: bytes, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of the screenshot have (nearly) this colour."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int((np.abs(pixels - np.array(rgb)).sum(-1) < 12).sum())
+
+
+def _keep(path: Path) -> None:
+    target = os.environ.get("HEADSTART_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
+
+
+def test_classifier_page_shows_label_bars(browser, tmp_path_factory, tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("page") / "clf")
+    model = train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir
+    server = Server(model, "--api-key", KEY)
+    try:
+        browser.open(server.url + "/")
+        browser.wait_for("!document.getElementById('key-box').classList.contains('hidden')")
+        browser.type_into("key", KEY)
+        browser.type_into("text", "wonderful film excellent acting")
+        browser.click("go")
+        browser.wait_for("document.getElementById('result').dataset.done === '1'")
+        rows = browser.js(
+            "[...document.querySelectorAll('.bar-row')].map(r => [r.dataset.label, r.classList.contains('best'),"
+            " r.querySelector('.bar').style.width])"
+        )
+        assert [r[0] for r in rows] == ["pos", "neg"] and rows[0][1] is True
+        assert float(rows[0][2].rstrip("%")) > 50 > float(rows[1][2].rstrip("%"))
+        assert browser.js("document.getElementById('error').textContent") == ""
+        png = browser.screenshot(tmp_path / "page-classifier.png")
+        _keep(tmp_path / "page-classifier.png")
+        assert _painted(png, (0x1F, 0x9D, 0x55)) > 500, "the winning label's green bar is painted"
+        # a wrong key is shown to the user as the server's message, not swallowed
+        browser.js("document.getElementById('key').value = 'wrong'")
+        browser.click("go")
+        assert "401" in browser.wait_for("document.getElementById('error').textContent")
+    finally:
+        server.stop()
+
+
+def test_ner_page_highlights_entities(browser, tmp_path_factory, tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("page") / "ner", task={"type": "ner"})
+    model = train(cfg, train=ner_rows(), validation=ner_rows()).output_dir
+    server = Server(model)
+    try:
+        browser.open(server.url + "/")
+        browser.wait_for("document.getElementById('facts').textContent.includes('token-classification')")
+        browser.type_into("text", "he said the company was great")
+        browser.click("go")
+        browser.wait_for("document.getElementById('result').dataset.done === '1'")
+        marks = browser.js(
+            "[...document.querySelectorAll('mark')].map(m => [m.dataset.label, m.firstChild.textContent])"
+        )
+        assert marks == [["PER", "he"], ["ORG", "company"]]
+        assert browser.js("document.querySelector('.entities').textContent").startswith("hePER said the companyORG")
+        png = browser.screenshot(tmp_path / "page-ner.png")
+        _keep(tmp_path / "page-ner.png")
+        assert _painted(png, (0xFF, 0xE5, 0x8F)) > 200, "entities are highlighted"
+    finally:
+        server.stop()
