@@ -66,3 +66,7 @@ class OutputExistsError(HeadstartError, FileExistsError):
 
 class MissingDependencyError(HeadstartError, ImportError):
     """An optional package is needed for this feature."""
+
+
+class ExportError(HeadstartError, RuntimeError):
+    """A model could not be exported, or the export does not match the original."""

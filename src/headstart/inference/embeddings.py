@@ -60,7 +60,7 @@ class Embedder:
             encoder = model.encoder
         self = cls.__new__(cls)
         self.tokenizer, self.model, self.max_length = tokenizer, encoder, max_length
-        self.device = str(next(encoder.parameters()).device)
+        self.device = str(getattr(encoder, "device", "cpu"))
         return self
 
     @property

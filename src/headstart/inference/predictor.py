@@ -42,7 +42,12 @@ class Predictor:
         task = get_task(info.task)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path))
-            model = task.load_model(str(path))
+            if info.raw.get("runtime") == "onnx":  # an export: same Predictor, ONNX Runtime inside
+                from headstart.inference.onnx_runtime import OnnxModel
+
+                model = OnnxModel(path, info)
+            else:
+                model = task.load_model(str(path))
         except HeadstartError:
             raise
         except (OSError, ValueError, KeyError) as exc:

@@ -97,10 +97,21 @@ class CrfTagger(PreTrainedModel):
         if labels is not None:
             word_tags = labels.gather(1, positions).masked_fill(~steps, 0).clamp(min=0)
             loss = self.crf.nll(word_emissions.float(), word_tags, steps)
-        decoded = torch.full_like(word_mask, IGNORE, dtype=torch.long)
-        for b, path in enumerate(self.crf.decode(word_emissions.float(), steps)):
-            decoded[b, positions[b, : len(path)]] = torch.tensor(path, dtype=torch.long, device=decoded.device)
+        decoded = decode_words(self.crf, emissions, word_mask)
         return CrfTaggerOutput(loss=loss, logits=emissions, decoded=decoded)
+
+
+def decode_words(crf: CRF, emissions: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+    """The Viterbi tag of each word start [B, T] (-100 elsewhere) from token emissions [B, T, K].
+
+    Shared by the PyTorch model and the ONNX runtime, which exports only the emissions.
+    """
+    positions, steps = _pack(word_mask.bool())
+    word_emissions = emissions.gather(1, positions.unsqueeze(-1).expand(-1, -1, emissions.size(-1)))
+    decoded = torch.full_like(word_mask, IGNORE, dtype=torch.long)
+    for b, path in enumerate(crf.decode(word_emissions.float(), steps)):
+        decoded[b, positions[b, : len(path)]] = torch.tensor(path, dtype=torch.long, device=decoded.device)
+    return decoded
 
 
 def _pack(word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
