@@ -1,11 +1,13 @@
 """export_onnx: a saved model directory -> a directory with an ONNX graph, checked against PyTorch.
 
-The graph is traced with ``torch.onnx.export(..., dynamo=True)`` (batch and sequence length
-dynamic). The older TorchScript exporter was tried and rejected: on this stack (torch 2.13,
-transformers 5) its BERT graph differed from PyTorch by up to 0.47 in the logits; the dynamo
-graph differs by ~1e-6. ``--quantize int8`` then applies ONNX Runtime's dynamic quantization
-(int8 weights for every MatMul, activations quantized per batch), which is what lets a CPU
-without fast fp32 run several times faster.
+The model is switched to eager attention and traced with the TorchScript exporter
+(``torch.onnx.export(dynamo=False)``, batch and sequence length dynamic), then ONNX Runtime's
+transformer optimizer fuses each layer's attention, layer norms and GELU. Measured on minilm with
+1,000 IMDB reviews: fused fp32 ran 25 reviews/s against 20 for the dynamo exporter's graph (which
+no fusion recognises), and int8 48 against 35. With SDPA attention the TorchScript graph was wrong
+(logits off by 0.47), hence eager; the dynamo exporter remains the fallback. ``--quantize int8``
+applies ONNX Runtime's dynamic quantization (int8 weights for every MatMul and the fused attention,
+activations quantized per batch; u8 x s8 is what the CPU's VNNI instructions multiply).
 
 The parity check runs fixed probe texts through PyTorch and the exported graph: fp32 logits must
 agree within 1e-4 or nothing is written; for int8 the largest difference and the agreement of the
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import PreTrainedModel
 
 from headstart.artifacts import INFO_FILE, check_output_dir, publish
 from headstart.errors import ConfigError, ExportError
@@ -50,6 +53,17 @@ PROBES = [
     "Shares of Acme Corp. rose 3.5% on Tuesday after the company said its profits doubled in New York.",
     "quiet , understated and deeply moving",
 ]
+# ONNX Runtime's transformer optimizer per transformers model_type (encoders of the BERT family
+# share its "bert" fusions); a type missing here is exported unfused, which is only slower.
+ORT_MODEL_TYPES = {
+    "bert": "bert",
+    "roberta": "bert",
+    "xlm-roberta": "bert",
+    "distilbert": "bert",
+    "electra": "bert",
+    "gpt2": "gpt2",
+    "t5": "t5",
+}
 COPIED = ("README.md", "metrics.json", "report.html")
 
 
@@ -131,41 +145,22 @@ def export_onnx(
 
 
 def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | None) -> ExportReport:
-    model = predictor.model.float().eval()
+    model = _eager(predictor.model.float().eval())
     tokenizer = predictor.tokenizer
     probe = _probe_batch(predictor)
     # the order of _Graph.forward's parameters; models without token types have two inputs
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in probe]
-    graph = _Graph(model, names)
-    batch_dim = torch.export.Dim("batch", min=1, max=4096)
-    seq_dim = torch.export.Dim("sequence", min=2, max=max(predictor.info.max_length, 8))
+    graph = _Graph(model, names).eval()
     example = tuple(probe[k] for k in names)
-    with torch.no_grad(), warnings.catch_warnings():
-        # "axis name batch will not be used": the axes are named once per input, which is fine
-        warnings.filterwarnings("ignore", message=".*will not be used, since it shares the same shape")
-        expected, hidden = (t.numpy() for t in graph(*example))
-        try:
-            torch.onnx.export(
-                graph,
-                example,
-                str(stage / "model.onnx"),
-                input_names=names,
-                output_names=["logits", "last_hidden_state"],
-                dynamic_shapes=tuple({0: batch_dim, 1: seq_dim} for _ in names),
-                dynamo=True,
-                external_data=False,
-                verbose=False,
-            )
-        except Exception as exc:  # the exporter raises many kinds; the user needs the gist
-            raise ExportError(
-                "a model torch.onnx can trace",
-                found=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
-                fix="report it with the model's config; the PyTorch directory keeps working",
-            ) from None
-    (stage / "model.onnx.data").unlink(missing_ok=True)
     feed = {k: probe[k].numpy().astype(np.int64) for k in names}
-    fp32 = _session_logits(stage / "model.onnx", feed)
-    diff = float(np.abs(fp32 - expected).max())
+    with torch.no_grad():
+        expected, hidden = (t.numpy() for t in graph(*example))
+    raw = stage / "model.onnx"
+    exporter = _trace(graph, example, names, raw, predictor.info.max_length)
+    diff = float(np.abs(_session_logits(raw, feed) - expected).max())
+    if not diff <= FP32_TOLERANCE and exporter == "torchscript":  # the other exporter may do better
+        exporter = _trace(graph, example, names, raw, predictor.info.max_length, dynamo=True)
+        diff = float(np.abs(_session_logits(raw, feed) - expected).max())
     parity: dict[str, Any] = {"probes": int(expected.shape[0]), "fp32_max_abs_diff": diff, "tolerance": FP32_TOLERANCE}
     if not diff <= FP32_TOLERANCE:
         raise ExportError(
@@ -173,17 +168,20 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
             found=f"a difference of {diff:.3g} on the probe texts",
             fix="report it with the model's config; nothing was written",
         )
+    fused = _fuse(raw, _encoder_config(model), feed, expected)
+    parity["fused_operators"] = fused
     file = "model.onnx"
     if quantize == "int8":
         file = "model_int8.onnx"
-        _quantize_int8(stage / "model.onnx", stage / file)
-        (stage / "model.onnx").unlink()
+        _quantize_int8(raw, stage / file)
+        raw.unlink()
         int8 = _session_logits(stage / file, feed)
         mask = probe["attention_mask"].numpy().astype(bool)
         same = (int8.argmax(-1) == expected.argmax(-1))[mask if int8.ndim == 3 else slice(None)]
         parity.update(
             {"int8_max_abs_diff": float(np.abs(int8 - expected).max()), "int8_same_label": float(same.mean())}
         )
+    parity["exporter"] = exporter
     tokenizer.save_pretrained(str(stage))
     model.config.save_pretrained(str(stage))
     if getattr(model, "crf", None) is not None:
@@ -203,11 +201,105 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
         "hidden_size": int(hidden.shape[-1]),
         "exported_from": str(source),
         "parity": parity,
-        "exporter": f"torch.onnx (dynamo) {torch.__version__}",
+        "exporter": f"torch.onnx ({parity['exporter']}) {torch.__version__}",
     }
     (stage / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     size = sum(p.stat().st_size for p in stage.iterdir() if p.suffix == ".onnx") / 1e6
     return ExportReport(stage, "onnx", quantize, round(size, 1), 0.0, parity)
+
+
+def _eager(model: torch.nn.Module) -> torch.nn.Module:
+    """Eager attention everywhere: the TorchScript exporter turns SDPA with a padding mask into a
+    wrong graph (logits off by up to 0.47 on minilm), and ONNX Runtime's fusions recognise the
+    eager pattern (one fused Attention op per layer), which is where int8 gets its speed."""
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel):
+            try:
+                module.set_attn_implementation("eager")
+            except (ValueError, AttributeError, NotImplementedError):
+                pass
+    return model
+
+
+def _trace(graph: _Graph, example: tuple, names: list[str], path: Path, max_length: int, dynamo: bool = False) -> str:
+    """Write the graph with batch and sequence length dynamic; returns the exporter's name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation and axis-naming notices, not problems of the model
+        try:
+            if dynamo:
+                batch_dim = torch.export.Dim("batch", min=1, max=4096)
+                seq_dim = torch.export.Dim("sequence", min=2, max=max(max_length, 8))
+                torch.onnx.export(
+                    graph,
+                    example,
+                    str(path),
+                    input_names=names,
+                    output_names=["logits", "last_hidden_state"],
+                    dynamic_shapes=tuple({0: batch_dim, 1: seq_dim} for _ in names),
+                    dynamo=True,
+                    external_data=False,
+                    verbose=False,
+                )
+            else:
+                axes = {k: {0: "batch", 1: "sequence"} for k in names}
+                torch.onnx.export(
+                    graph,
+                    example,
+                    str(path),
+                    input_names=names,
+                    output_names=["logits", "last_hidden_state"],
+                    dynamic_axes={**axes, "logits": {0: "batch"}, "last_hidden_state": {0: "batch", 1: "sequence"}},
+                    opset_version=17,
+                    dynamo=False,
+                )
+        except Exception as exc:  # the exporters raise many kinds; the user needs the gist
+            if not dynamo:
+                return _trace(graph, example, names, path, max_length, dynamo=True)
+            raise ExportError(
+                "a model torch.onnx can trace",
+                found=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+                fix="report it with the model's config; the PyTorch directory keeps working",
+            ) from None
+    path.with_name(path.name + ".data").unlink(missing_ok=True)
+    return "dynamo" if dynamo else "torchscript"
+
+
+def _encoder_config(model: Any) -> Any:
+    base = model.base_model
+    return (base if base is not model else model.encoder).config
+
+
+def _fuse(path: Path, config: Any, feed: dict[str, np.ndarray], expected: np.ndarray) -> dict[str, int]:
+    """ONNX Runtime's transformer fusions (attention, layer norms, GELU) in place, kept only when
+    the fused graph still matches PyTorch; returns the fused operators counted (empty: not fused)."""
+    kind = ORT_MODEL_TYPES.get(str(getattr(config, "model_type", "")))
+    if kind is None:
+        return {}
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        optimized = optimize_model(
+            str(path),
+            model_type=kind,
+            num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
+            hidden_size=int(getattr(config, "hidden_size", 0) or 0),
+        )
+        fused = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+        candidate = path.with_name("fused.onnx")
+        optimized.save_model_to_file(str(candidate))
+    except Exception as exc:  # a pattern the optimizer does not know: the plain graph is fine
+        logging.getLogger(__name__).info("ONNX Runtime fusion skipped: %s", exc)
+        return {}
+    finally:
+        root.setLevel(level)
+    if float(np.abs(_session_logits(candidate, feed) - expected).max()) > FP32_TOLERANCE:
+        candidate.unlink()
+        return {}
+    candidate.replace(path)
+    return fused
 
 
 def _probe_batch(predictor: Predictor) -> dict[str, torch.Tensor]:
@@ -227,13 +319,17 @@ def _session_logits(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _quantize_int8(src: Path, dst: Path) -> None:
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(max(level, logging.WARNING))  # the quantizer logs a line per tensor on the root logger
     try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        # fused ops (Attention, SkipLayerNormalization) have no ONNX shape inference: say "float"
+        quantize_dynamic(
+            str(src), str(dst), weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": TensorProto.FLOAT}
+        )
     finally:
         root.setLevel(level)
 
