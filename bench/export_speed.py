@@ -8,7 +8,8 @@ Workloads (all in one invocation, same machine, same model per workload):
 
 For each runtime: size on disk, examples/s (the whole set, one pass after a warm-up batch) and
 accuracy or F1. ``transformers.pipeline`` uses its own batching (batch_size 8, truncation at the
-same max_length); the others are ``headstart.Predictor`` with batch 8, sorted by length in chunks.
+same max_length); the others are ``headstart.Predictor`` with its defaults (inputs sorted by length,
+batches of up to 32 inputs and 2,048 padded tokens).
 
     .venv/bin/python bench/export_speed.py                               # trains IMDB (~8 min)
     .venv/bin/python bench/export_speed.py --reuse imdb=runs/imdb-minilm --reuse conll=runs/conll-minilm-viterbi
@@ -85,15 +86,15 @@ def classification(model_dir: Path, work: Path, n_test: int) -> list[dict]:
     predictor = Predictor.load(model_dir)
     for name, ctx in (("PyTorch fp32", contextlib.nullcontext), ("PyTorch bf16 (autocast)", _bf16)):
         with ctx():
-            predictor.predict(texts[:8], batch_size=8)
-            out, seconds = timed(predictor.predict, texts, batch_size=8)
+            predictor.predict(texts[:8])
+            out, seconds = timed(predictor.predict, texts)
         record(f"headstart {name}", [o["label"] for o in out], seconds, size_mb(model_dir))
     for quantize in (None, "int8"):
         target = work / f"imdb-onnx-{quantize or 'fp32'}"
         report = export_onnx(model_dir, target, quantize=quantize, overwrite=True)
         onnx = Predictor.load(target)
-        onnx.predict(texts[:8], batch_size=8)
-        out, seconds = timed(onnx.predict, texts, batch_size=8)
+        onnx.predict(texts[:8])
+        out, seconds = timed(onnx.predict, texts)
         record(f"headstart ONNX {quantize or 'fp32'}", [o["label"] for o in out], seconds, report.size_mb)
     return rows
 

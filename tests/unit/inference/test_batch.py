@@ -178,3 +178,14 @@ def test_streaming_hostile_files_skips_or_raises_data_errors_only(predictor, tmp
     else:
         assert summary.rows >= summary.predicted + summary.skipped - 1  # a csv header is no row
         assert len(out.read_text(encoding="utf-8").splitlines()) == summary.predicted
+
+
+def test_prediction_batches_respect_the_token_budget():
+    from headstart.inference.predictor import _batches
+
+    lengths = [500, 400, 300, 100, 60, 50, 10, 10, 10]
+    order = list(range(len(lengths)))  # longest first, as the predictor sorts them
+    got = [list(b) for b in _batches(order, lengths, 4, 1000)]
+    assert got == [[0, 1], [2, 3, 4], [5, 6, 7, 8]]
+    assert [list(b) for b in _batches(order, lengths, 4, None)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    assert [list(b) for b in _batches([0], [5000], 4, 1000)] == [[0]], "an input longer than the budget still runs"
