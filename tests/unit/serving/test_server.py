@@ -149,3 +149,18 @@ def test_ner_model_serves_entities(tmp_path_factory, tiny_model_dir):
         assert response.status_code == 200 and [e["word"] for e in entities] == ["he", "company"]
         assert entities == Predictor.load(model).predict(["he said the company was great"])[0]
         assert client.post("/v1/embed", json={"inputs": "he"}).json()["dim"] == 32
+
+
+def test_pair_model_takes_lists_and_objects(tmp_path_factory, tiny_model_dir):
+    rows = [{"text": r["text"], "text_pair": r["text"], "label": r["label"]} for r in SENTIMENT]
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("serve-pair") / "m", num_train_epochs=3)
+    model = train(cfg, train=rows, validation=rows).output_dir
+    pairs = [(r["text"], r["text_pair"]) for r in rows[:3]]
+    want = [p["label"] for p in Predictor.load(model).predict(pairs)]
+    with TestClient(create_app(model, ServeConfig())) as client:
+        as_lists = client.post("/v1/predict", json={"inputs": [list(p) for p in pairs]}).json()
+        as_objects = client.post("/v1/predict", json={"inputs": [{"text": a, "text_pair": b} for a, b in pairs]}).json()
+        assert [p["label"] for p in as_lists["predictions"]] == want == [p["label"] for p in as_objects["predictions"]]
+        single = client.post("/v1/predict", json={"inputs": ["just one text"]})
+        assert single.status_code == 422 and "[text, text_pair] pairs" in single.json()["error"]["message"]
+        assert client.get("/v1/model").json()["is_pair"] is True
