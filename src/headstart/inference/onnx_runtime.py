@@ -62,10 +62,11 @@ class OnnxModel:
     def to(self, device: Any) -> OnnxModel:
         return self
 
-    def run(self, **batch: Any) -> dict[str, np.ndarray]:
+    def run(self, output: str, **batch: Any) -> np.ndarray:
+        """One output of the graph; asking only for it saves copying the other ([B, T, H] hidden
+        states when only logits are wanted: ~5 % of an IMDB int8 run)."""
         feed = {name: _numpy(batch[name]) for name in self.inputs if batch.get(name) is not None}
-        names = [o.name for o in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(None, feed)))
+        return self.session.run([output], feed)[0]
 
     def forward(
         self,
@@ -74,8 +75,8 @@ class OnnxModel:
         token_type_ids: Any = None,
         word_mask: Any = None,
     ) -> SimpleNamespace:
-        out = self.run(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = torch.from_numpy(out["logits"])
+        out = self.run("logits", input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        logits = torch.from_numpy(out)
         decoded = None
         if self.crf is not None and word_mask is not None:
             from headstart.modeling.crf_tagger import decode_words
@@ -99,8 +100,7 @@ class _OnnxEncoder:
         self.device = "cpu"
 
     def __call__(self, **batch: Any) -> SimpleNamespace:
-        out = self.model.run(**batch)
-        return SimpleNamespace(last_hidden_state=torch.from_numpy(out["last_hidden_state"]))
+        return SimpleNamespace(last_hidden_state=torch.from_numpy(self.model.run("last_hidden_state", **batch)))
 
 
 def _numpy(value: Any) -> np.ndarray:
