@@ -6,8 +6,8 @@ Workloads (all in one invocation, same machine, same model per workload):
   or ``--reuse imdb=DIR``), scored on 1,000 seeded test reviews at max_length 512;
 * CoNLL-2003 (``--reuse conll=DIR``, a NER directory): entity F1 on eng.testb.
 
-For each runtime: size on disk, examples/s (the whole set, one pass after a warm-up batch) and
-accuracy or F1. ``transformers.pipeline`` uses its own batching (batch_size 8, truncation at the
+For each runtime: size on disk, examples/s (the whole set after a warm-up batch; the median of
+``--repeats`` passes) and accuracy or F1. ``transformers.pipeline`` uses its own batching (batch_size 8, truncation at the
 same max_length); the others are ``headstart.Predictor`` with its defaults (inputs sorted by length,
 batches of up to 32 inputs and 2,048 padded tokens).
 
@@ -52,10 +52,19 @@ def size_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.iterdir() if p.suffix in (".onnx", ".safetensors")) / 1e6, 1)
 
 
+REPEATS = {"n": 1}  # --repeats: passes per runtime; the median time is reported
+
+
 def timed(fn, *args, **kwargs) -> tuple[list, float]:
-    started = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - started
+    """The output of ``fn`` and the median wall time of ``--repeats`` passes (all printed)."""
+    times = []
+    for _ in range(REPEATS["n"]):
+        started = time.perf_counter()
+        out = fn(*args, **kwargs)
+        times.append(time.perf_counter() - started)
+    if len(times) > 1:
+        print(f"  passes: {', '.join(f'{t:.1f} s' for t in times)}", file=sys.stderr, flush=True)
+    return out, float(np.median(times))
 
 
 def classification(model_dir: Path, work: Path, n_test: int) -> list[dict]:
@@ -116,6 +125,13 @@ def ner(model_dir: Path, work: Path) -> list[dict]:
         )
         print(rows[-1], file=sys.stderr, flush=True)
 
+    from transformers import pipeline
+
+    texts = [" ".join(words) for words in test.words]
+    pipe = pipeline("token-classification", model=str(model_dir), aggregation_strategy="first", device="cpu")
+    pipe(texts[:8], batch_size=8)
+    out, seconds = timed(pipe, texts, batch_size=8)
+    record("transformers.pipeline (fp32, aggregation first)", _word_tags(test.words, out), seconds, size_mb(model_dir))
     predictor = Predictor.load(model_dir)
     for name, ctx in (("PyTorch fp32", contextlib.nullcontext), ("PyTorch bf16 (autocast)", _bf16)):
         with ctx():
@@ -128,6 +144,23 @@ def ner(model_dir: Path, work: Path) -> list[dict]:
         (out, _), seconds = timed(onnx.predict_tags, test.words, documents=test.documents)
         record(f"headstart ONNX {quantize or 'fp32'}", out, seconds, report.size_mb)
     return rows
+
+
+def _word_tags(sentences: list[list[str]], entities: list[list[dict]]) -> list[list[str]]:
+    """The pipeline's character spans on " ".join(words) back to one IOB2 tag per word."""
+    out = []
+    for words, ents in zip(sentences, entities):
+        starts, at = [], 0
+        for w in words:
+            starts.append(at)
+            at += len(w) + 1
+        tags = ["O"] * len(words)
+        for e in ents:
+            inside = [i for i, s in enumerate(starts) if e["start"] <= s < e["end"]]
+            for k, i in enumerate(inside):
+                tags[i] = ("B-" if k == 0 else "I-") + e["entity_group"]
+        out.append(tags)
+    return out
 
 
 @contextlib.contextmanager
@@ -158,11 +191,13 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1000, help="IMDB test reviews")
     parser.add_argument("--work", default="runs/bench-export")
     parser.add_argument("--out", default="bench/results/export_speed.json")
+    parser.add_argument("--repeats", type=int, default=1, help="passes per runtime; the median is reported")
     args = parser.parse_args()
+    REPEATS["n"] = max(1, args.repeats)
     reuse = dict(item.split("=", 1) for item in args.reuse)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"threads": torch.get_num_threads()}
+    results: dict = {"threads": torch.get_num_threads(), "repeats": REPEATS["n"]}
     imdb_dir = reuse.get("imdb")
     if imdb_dir is None:
         cfg = {
