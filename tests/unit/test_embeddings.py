@@ -31,5 +31,5 @@ def test_cls_pooling_hidden_states_and_batching(tiny_model_dir):
 def test_normalize_and_bad_pooling(tiny_model_dir):
     vec = embed(["great"], model=str(tiny_model_dir), normalize=True)
     assert np.allclose(np.linalg.norm(vec, axis=1), 1.0, atol=1e-5)
-    with pytest.raises(ConfigError, match="pooling among mean, cls"):
-        Embedder(str(tiny_model_dir)).encode(["x"], pooling="max")
+    with pytest.raises(ConfigError, match="pooling among cls, mean, max, last"):
+        Embedder(str(tiny_model_dir)).encode(["x"], pooling="median")

@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
 
 from headstart.data.encoding import encode_texts
 from headstart.errors import ConfigError, HeadstartError
+from headstart.modeling.backbones import encoder_from_pretrained, load_tokenizer
+from headstart.modeling.pooling import POOLINGS, pool
 from headstart.models import load_error, resolve_model
-
-POOLINGS = ("mean", "cls")
 
 
 @dataclass
@@ -38,8 +37,8 @@ class Embedder:
     def __init__(self, model: str = "minilm", *, max_length: int = 256, device: str | None = None) -> None:
         path = resolve_model(model)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModel.from_pretrained(path)
+            self.tokenizer = load_tokenizer(path)
+            self.model = encoder_from_pretrained(path)
         except HeadstartError:
             raise
         except (OSError, ValueError, KeyError) as exc:
@@ -70,16 +69,13 @@ class Embedder:
     def encode(
         self, texts: Sequence[str], *, pooling: str = "mean", normalize: bool = False, batch_size: int = 32
     ) -> np.ndarray:
-        """Sentence vectors [n_texts, hidden]: mean over real tokens, or the first ([CLS]) token."""
+        """Sentence vectors [n_texts, hidden]: the mean or max over real tokens, the first ([CLS])
+        token, or the last real token (what a decoder has read the whole text by)."""
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling among {', '.join(POOLINGS)}", found=repr(pooling), fix="fix --pooling")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for idx, _, hidden, mask in self._batches(texts, batch_size):
-            if pooling == "cls":
-                pooled = hidden[:, 0]
-            else:  # mean over non-padding tokens: [b, t, h] * [b, t, 1] summed over t / real count
-                m = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+            pooled = pool(hidden, mask, pooling)  # [batch, hidden]
             if normalize:
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
             out[idx] = pooled.float().cpu().numpy()

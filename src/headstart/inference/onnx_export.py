@@ -84,9 +84,9 @@ class _Graph(torch.nn.Module):
         super().__init__()
         self.model = model
         self.inputs = inputs
-        # A head that is its own base model keeps its encoder in .encoder (the CRF tagger, whose
-        # forward also runs Viterbi — a Python loop a graph cannot hold; it stays in post-processing).
-        self.emissions_only = model.base_model is model
+        # The CRF tagger's forward also runs Viterbi — a Python loop a graph cannot hold: the graph
+        # stops at the emissions and decoding stays in post-processing.
+        self.emissions_only = hasattr(model, "crf")
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer
 
 from headstart.artifacts import ModelInfo
 from headstart.data.encoding import encode_texts
 from headstart.errors import DataError, HeadstartError, ModelLoadError
+from headstart.modeling.backbones import load_tokenizer
 from headstart.tasks import Task, get_task
 
 CHUNK = 2048  # inputs tokenized at a time
@@ -47,7 +47,7 @@ class Predictor:
         info = ModelInfo.read(path)
         task = get_task(info.task)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            tokenizer = load_tokenizer(str(path))
             if info.raw.get("runtime") == "onnx":  # an export: same Predictor, ONNX Runtime inside
                 from headstart.inference.onnx_runtime import OnnxModel
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModelForTokenClassification, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
 from headstart.data.tags import allowed_transition
+from headstart.modeling.backbones import encoder_from_config, encoder_from_pretrained
 from headstart.modeling.crf import CRF
 
 IGNORE = -100
@@ -54,7 +55,7 @@ class CrfTagger(PreTrainedModel):
     def __init__(self, config: CrfTaggerConfig):
         super().__init__(config)
         encoder_config = AutoConfig.for_model(**config.encoder)
-        self.encoder = AutoModel.from_config(encoder_config)
+        self.encoder = encoder_from_config(encoder_config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(encoder_config.hidden_size, config.num_labels)
         allowed, start = transition_constraints({int(k): v for k, v in config.id2label.items()})
@@ -68,10 +69,17 @@ class CrfTagger(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
     @classmethod
-    def from_encoder(cls, path: str, id2label: dict[int, str], label2id: dict[str, int]) -> CrfTagger:
+    def from_encoder(
+        cls, path: str, id2label: dict[int, str], label2id: dict[str, int], classifier_dropout: float = 0.1
+    ) -> CrfTagger:
         """A new tagger whose encoder starts from the pretrained weights at ``path``."""
-        encoder = AutoModel.from_pretrained(path)
-        config = CrfTaggerConfig(encoder=encoder.config.to_dict(), id2label=id2label, label2id=label2id)
+        encoder = encoder_from_pretrained(path)
+        config = CrfTaggerConfig(
+            encoder=encoder.config.to_dict(),
+            id2label=id2label,
+            label2id=label2id,
+            classifier_dropout=classifier_dropout,
+        )
         model = cls(config)
         model.encoder = encoder
         return model

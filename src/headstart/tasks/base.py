@@ -18,6 +18,7 @@ class Task(Protocol):
     name: ClassVar[str]
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
     long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
+    pre_split: ClassVar[bool]  # inputs are words already split (the tokenizer needs to know)
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         """Train / validation / test examples and the label set (from config files or in-memory data)."""

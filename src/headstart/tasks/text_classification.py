@@ -20,6 +20,7 @@ from headstart.data.examples import DataBundle, Examples, check_known_labels, lo
 from headstart.data.labels import LabelSet
 from headstart.errors import DataError, LabelError
 from headstart.evaluation.metrics import MISTAKES_SHOWN, classification_metrics, scalar_metrics
+from headstart.modeling.classifier import build_sequence_classifier
 
 
 def positive_index(labels: LabelSet, positive_label: str | None) -> int:
@@ -40,6 +41,7 @@ class TextClassification:
     name: ClassVar[str] = "text-classification"
     long_inputs: ClassVar[str] = "truncated"
     pipeline_task: ClassVar[str] = "text-classification"
+    pre_split: ClassVar[bool] = False
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         bundle = load_splits(cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed)
@@ -67,12 +69,13 @@ class TextClassification:
         check_known_labels(examples, labels)
 
     def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
-        return AutoModelForSequenceClassification.from_pretrained(
+        return build_sequence_classifier(
             path,
+            cfg.model,
+            "single_label_classification",
             num_labels=len(labels),
             id2label=labels.id2label,
             label2id=labels.label2id,
-            problem_type="single_label_classification",
         )
 
     def load_model(self, path: str) -> Any:

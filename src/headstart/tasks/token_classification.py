@@ -37,6 +37,7 @@ class TokenClassification:
     name: ClassVar[str] = "token-classification"
     long_inputs: ClassVar[str] = "windowed"
     pipeline_task: ClassVar[str] = "token-classification"
+    pre_split: ClassVar[bool] = True
 
     # -- data ---------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
@@ -121,10 +122,12 @@ class TokenClassification:
 
     # -- model --------------------------------------------------------------------------------
     def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
+        # (T5: the Auto class maps it to T5ForTokenClassification, which runs the encoder only)
+        dropout = {} if cfg.model.classifier_dropout is None else {"classifier_dropout": cfg.model.classifier_dropout}
         if cfg.task.crf:
-            return CrfTagger.from_encoder(path, labels.id2label, labels.label2id)
+            return CrfTagger.from_encoder(path, labels.id2label, labels.label2id, **dropout)
         return AutoModelForTokenClassification.from_pretrained(
-            path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id
+            path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id, **dropout
         )
 
     def load_model(self, path: str) -> Any:

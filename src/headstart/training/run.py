@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+from transformers import EarlyStoppingCallback, set_seed
 
 from headstart.artifacts import (
     INFO_FILE,
@@ -37,6 +37,7 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
+from headstart.modeling.backbones import align_model, load_tokenizer
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
@@ -127,7 +128,7 @@ def check(
     bundle = task.load_data(cfg, train, validation, test)
     model_path = resolve_model(cfg.model.name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        tokenizer = load_tokenizer(model_path, words=task.pre_split)
     except (OSError, ValueError, KeyError) as exc:
         raise load_error(cfg.model.name, exc) from None
     _, summary = _encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
@@ -146,8 +147,8 @@ def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunCon
 
 def _load_backbone(task: Task, cfg: RunConfig, path: str, labels: LabelSet) -> tuple[Any, Any]:
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = task.build_model(path, labels, cfg)
+        tokenizer = load_tokenizer(path, words=task.pre_split)
+        model = align_model(task.build_model(path, labels, cfg), tokenizer)
     except HeadstartError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # hub unreachable, missing files, unknown architecture
