@@ -7,9 +7,9 @@ Workloads (all in one invocation, same machine, same model per workload):
 * CoNLL-2003 (``--reuse conll=DIR``, a NER directory): entity F1 on eng.testb.
 
 For each runtime: size on disk, examples/s (the whole set after a warm-up batch; the median of
-``--repeats`` passes) and accuracy or F1. ``transformers.pipeline`` uses its own batching (batch_size 8, truncation at the
-same max_length); the others are ``headstart.Predictor`` with its defaults (inputs sorted by length,
-batches of up to 32 inputs and 2,048 padded tokens).
+``--repeats`` passes) and accuracy or F1. ``transformers.pipeline`` uses its own batching
+(batch_size 8, truncation at the same max_length); the others are ``headstart.Predictor`` with its
+defaults (inputs sorted by length, batches of up to 32 inputs and 2,048 padded tokens).
 
     .venv/bin/python bench/export_speed.py                               # trains IMDB (~8 min)
     .venv/bin/python bench/export_speed.py --reuse imdb=runs/imdb-minilm --reuse conll=runs/conll-minilm-viterbi

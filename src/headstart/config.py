@@ -94,13 +94,15 @@ class DataConfig:
     tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
 
 
-TASK_TYPES = ("text-classification", "multi-label-classification", "regression", "token-classification")
+TASK_TYPES = ("text-classification", "multi-label-classification", "regression", "token-classification", "text-to-text")
 DECODERS = ("viterbi", "argmax")  # how a softmax NER head turns word scores into tags
 TASK_ALIASES = {
     "classification": "text-classification",
     "sequence-classification": "text-classification",
     "multi-label": "multi-label-classification",
     "multilabel": "multi-label-classification",
+    "text2text": "text-to-text",
+    "seq2seq": "text-to-text",
     "ner": "token-classification",
     "tagging": "token-classification",
 }
@@ -143,7 +145,20 @@ class TaskConfig:
         None, "Multi-label: the score above which a label is predicted; tuned on validation (micro F1) when null."
     )
     label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
-    stride: int = _f(32, "NER: sub-tokens shared by consecutive windows of a sentence longer than max_length.")
+    stride: int = _f(
+        32, "Sub-tokens shared by consecutive windows of an input longer than max_length (NER; long_documents)."
+    )
+    long_documents: str = _f(
+        "truncate",
+        "Text classification of texts longer than max_length: 'truncate' keeps the start, 'head-tail' the "
+        "first quarter and the end, 'windows' reads all of it in overlapping windows (each trained with "
+        "the document's label; scores aggregated per document). Text pairs are always truncated.",
+        flags=("--long-documents",),
+        choices=("truncate", "head-tail", "windows"),
+    )
+    window_aggregation: str = _f(
+        "mean", "long_documents=windows: how window scores make the document's: mean or max.", choices=("mean", "max")
+    )
     context: int = _f(
         0,
         "NER: sub-tokens of the neighbouring sentences of the same document fed on each side of a "
@@ -272,6 +287,10 @@ class RunConfig:
             out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
         if self.task.threshold is not None and not 0 < self.task.threshold < 1:
             out.append(f"task.threshold must be between 0 and 1, found {self.task.threshold}")
+        if self.task.stride < 0:
+            out.append(f"task.stride must be >= 0, found {self.task.stride}")
+        if self.task.crf and self.task.class_weights is not None:
+            out.append("task.class_weights applies to softmax heads: a CRF's loss is a whole-sequence likelihood")
         if self.train.early_stopping_patience is not None and self.train.early_stopping_patience < 1:
             out.append(f"train.early_stopping_patience must be >= 1, found {self.train.early_stopping_patience}")
         if self.train.early_stopping_patience and self.train.eval_strategy == "no":

@@ -20,6 +20,28 @@ PAIRS = [{"text": a, "text_pair": b, "label": "same"} for a, b in zip(POSITIVE, 
 ]
 
 
+# multi-label: the sentiment, plus "cinema" for texts about a film or movie (lists and strings mixed)
+MULTI = [
+    {"text": r["text"], "labels": [r["label"], "cinema"] if {"film", "movie"} & set(r["text"].split()) else r["label"]}
+    for r in SENTIMENT
+]
+# regression: a rating, high for positive texts, with a spread inside each class
+RATINGS = [
+    {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
+    for i, r in enumerate(SENTIMENT)
+]
+TASKS = {
+    "sequence": ({"type": "text-classification"}, SENTIMENT, "accuracy"),
+    "pair": ({"type": "text-classification"}, PAIRS, "accuracy"),
+    "token": ({"type": "ner"}, None, "f1"),
+    "multi-label": ({"type": "multi-label"}, MULTI, "f1_micro"),
+    "regression": ({"type": "regression"}, RATINGS, "pearson"),
+}
+# labels as words: the text-to-text model writes them
+WORDED = [{"text": r["text"], "label": {"pos": "good", "neg": "bad"}[r["label"]]} for r in SENTIMENT]
+TEXT_TO_TEXT = ({"type": "text-to-text"}, WORDED, "accuracy")
+
+
 def _inputs(task: str) -> list:
     if task == "pair":
         return [(r["text"], r["text_pair"]) for r in PAIRS]
@@ -28,20 +50,21 @@ def _inputs(task: str) -> list:
     return [r["text"] for r in SENTIMENT]
 
 
-def _train(backbone: str, task: str, request, tmp_path, **model):
+def _train(backbone: str, task: str, request, tmp_path, model=None, **task_cfg):
     model_dir = request.getfixturevalue(backbone)
-    kind = {"token": {"type": "ner"}}.get(task, {"type": "text-classification"})
-    cfg = tiny_run_config(model_dir, tmp_path / "out", task=kind)
-    cfg["model"].update(model)
-    rows = {"sequence": SENTIMENT, "pair": PAIRS, "token": ner_rows()}[task]
+    kind, rows, _ = TEXT_TO_TEXT if task == "text-to-text" else TASKS[task]
+    cfg = tiny_run_config(model_dir, tmp_path / "out", task={**kind, **task_cfg})
+    cfg["model"].update(model or {})
+    rows = rows or ner_rows()
     return train(cfg, train=rows, validation=rows)
 
 
-@pytest.mark.parametrize("task", ["sequence", "pair", "token"])
-@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize(
+    ("backbone", "task"), [(b, t) for b in BACKBONES for t in TASKS] + [("tiny_t5_dir", "text-to-text")]
+)
 def test_train_save_load_predict_batched_equals_unbatched(backbone, task, request, tmp_path):
     result = _train(backbone, task, request, tmp_path)
-    main = "f1" if task == "token" else "accuracy"
+    main = "accuracy" if task == "text-to-text" else TASKS[task][2]
     assert result.metrics["validation"][main] >= 0.75, result.metrics["validation"]
     predictor = Predictor.load(result.output_dir)
     inputs = _inputs(task)
@@ -71,3 +94,30 @@ def test_decoders_pad_on_the_right_with_eos_and_load_in_plain_pipeline(backbone,
     ours = Predictor.load(result.output_dir).predict(_inputs("pair"), all_scores=True)
     for theirs, mine in zip(got, ours):
         assert all(abs(s["score"] - mine["scores"][s["label"]]) < 1e-5 for s in theirs)
+
+
+def test_text_to_text_writes_labels_as_words_in_plain_transformers(request, tmp_path):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    result = _train("tiny_t5_dir", "text-to-text", request, tmp_path)
+    config = json.loads((result.output_dir / "config.json").read_text())
+    assert config["architectures"] == ["T5ForConditionalGeneration"]
+    texts = [r["text"] for r in WORDED]
+    ours = [p["label"] for p in Predictor.load(result.output_dir).predict(texts)]
+    assert ours == [r["label"] for r in WORDED]
+    scores = Predictor.load(result.output_dir).probabilities(texts)
+    assert np.allclose(scores.sum(1), 1.0, atol=1e-5)  # a distribution over the label set
+    # plain transformers (5.x has no text2text pipeline): the stock class generates the words
+    model = AutoModelForSeq2SeqLM.from_pretrained(result.output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    out = model.generate(**tokenizer(texts, return_tensors="pt", padding=True), max_new_tokens=4)
+    written = tokenizer.batch_decode(out, skip_special_tokens=True)
+    assert sum(w == o for w, o in zip(written, ours)) >= 10  # free generation mostly agrees
+
+
+@pytest.mark.parametrize("backbone", ["tiny_model_dir", "tiny_gpt2_dir"])
+def test_text_to_text_needs_an_encoder_decoder(backbone, request, tmp_path):
+    from headstart.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="an encoder-decoder backbone"):
+        _train(backbone, "text-to-text", request, tmp_path)

@@ -242,7 +242,8 @@ def _label_findings(distribution: dict[str, dict[str, int]]) -> list[Finding]:
                         name,
                         len(present),
                         f"labels are skewed: '{most}' {present[most]} vs '{least}' {present[least]} ({ratio:.0f}x); "
-                        "watch the per-class scores, not only accuracy",
+                        "watch the per-class scores, not only accuracy "
+                        "(--class-weights auto weighs the loss against it)",
                     )
                 )
         if name != "train" and train and sum(counts.values()) >= SHIFT_MIN_ITEMS:

@@ -45,7 +45,21 @@ TEXT_NAMES = (
     "abstract",
     "query",
 )
-LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "quality", "gold label", "y", "tag")
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "class",
+    "category",
+    "target",
+    "sentiment",
+    "quality",
+    "gold label",
+    "y",
+    "tag",
+)
+# Regression: the number to predict (a dataset often has both a class label and a rating, as
+# IMDB does: regression looks for these names only).
+TARGET_NAMES = ("score", "rating", "stars", "similarity", "target", "y")
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,7 @@ def detect_columns(
     label: str | None = None,
     need_label: bool = True,
     source: str = "data",
+    label_names: tuple[str, ...] = LABEL_NAMES,
 ) -> ColumnSpec:
     """Resolve the text / pair / label columns, from explicit names or from common names."""
     by_norm: dict[str, list[str]] = {}
@@ -85,7 +100,7 @@ def detect_columns(
         if text_pair is None:
             text_pair = auto_pair
     if label is None:
-        label = _detect_one(by_norm, LABEL_NAMES, "label", "--label-column", columns, source, required=need_label)
+        label = _detect_one(by_norm, label_names, "label", "--label-column", columns, source, required=need_label)
     if label is not None and label in (text, text_pair):
         raise DataError(
             "a label column different from the text columns",

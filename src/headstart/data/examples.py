@@ -20,7 +20,7 @@ from typing import Any
 
 from headstart.config import DataConfig
 from headstart.data.columns import ColumnSpec, detect_columns
-from headstart.data.labels import LabelSet, label_key
+from headstart.data.labels import SINGLE, LabelKind, LabelSet
 from headstart.data.readers import Table, read_hf_dataset, read_table, table_from_frame
 from headstart.errors import DataError, LabelError
 
@@ -33,7 +33,7 @@ Source = Any  # str | Path | pandas.DataFrame | list | dict | Table
 class Examples:
     texts: list[str]
     pairs: list[str] | None = None
-    labels: list[str] | None = None
+    labels: list[Any] | None = None  # names; tuples of names (multi-label); floats (regression)
     locations: list[str] = field(default_factory=list)
     source: str = "data"
     columns: ColumnSpec | None = None
@@ -77,8 +77,11 @@ def load_examples(
     label_column: str | None = None,
     need_label: bool = True,
     columns: ColumnSpec | None = None,
+    label_kind: LabelKind = SINGLE,
 ) -> Examples:
     """Read examples from a file or an in-memory source; columns are detected unless named.
+
+    ``label_kind`` says what a label cell holds: a class name (default), several names, a number.
 
     ``columns`` (those of the training data) are preferred when this source has all of them, so
     a validation file with the same header uses the same columns; otherwise they are detected.
@@ -96,6 +99,7 @@ def load_examples(
             label=columns.label if need_label else None,
             need_label=need_label,
             source=table.source,
+            label_names=label_kind.column_names(),
         )
     else:
         spec = detect_columns(
@@ -105,6 +109,7 @@ def load_examples(
             label=label_column,
             need_label=need_label,
             source=table.source,
+            label_names=label_kind.column_names(),
         )
     texts = _text_values(table, spec.text)
     pairs = _text_values(table, spec.text_pair) if spec.text_pair else None
@@ -112,10 +117,18 @@ def load_examples(
     if spec.label is not None:
         labels = []
         for i, raw in enumerate(table.data[spec.label]):
-            key = label_key(raw)
+            try:
+                key = label_kind.parse(raw)
+            except ValueError as exc:
+                raise LabelError(
+                    f"{label_kind.describe()} in column '{spec.label}'",
+                    found=str(exc),
+                    fix="fix the value or drop the row",
+                    file=table.location(i),
+                ) from None
             if key is None and need_label:
                 raise LabelError(
-                    f"a label in column '{spec.label}'",
+                    f"{label_kind.describe()} in column '{spec.label}'",
                     found="an empty value",
                     fix="fill it in or drop the row",
                     file=table.location(i),
@@ -198,45 +211,52 @@ def load_splits(
     validation: Source | None = None,
     test: Source | None = None,
     seed: int = 42,
+    label_kind: LabelKind = SINGLE,
 ) -> DataBundle:
     """Load train / validation / test; hold out seeded stratified splits where none is given."""
     notes: list[str] = []
-    train_ex = _load_split(cfg, train, cfg.train, cfg.train_split_name, None)
+    train_ex = _load_split(cfg, train, cfg.train, cfg.train_split_name, None, label_kind)
     if train_ex is None:
         raise DataError("training data", found="none", fix="pass --train FILE (or data.dataset_name)")
     if train_ex.labels is None:
         raise LabelError("a label column in the training data", found="none", fix="name it with --label-column")
-    labels = LabelSet.from_values(train_ex.labels)
-    if len(labels) < 2:
+    labels = label_kind.label_set(train_ex.labels)
+    distinct = {repr(v) for v in train_ex.labels}
+    if len(distinct) < 2:
         raise LabelError(
             "at least two different labels in the training data",
-            found=f"only {labels.names}",
+            found=f"only {sorted(distinct)}",
             fix="check the label column",
             file=train_ex.source,
         )
-    test_ex = _load_split(cfg, test, cfg.test, cfg.test_split_name, train_ex.columns)
+    test_ex = _load_split(cfg, test, cfg.test, cfg.test_split_name, train_ex.columns, label_kind)
     if test_ex is None and cfg.test_fraction:
-        train_ex, test_ex = stratified_split(train_ex, cfg.test_fraction, seed)
+        train_ex, test_ex = stratified_split(train_ex, cfg.test_fraction, seed, label_kind)
         notes.append(
             f"held out a stratified test split of {len(test_ex)} examples ({cfg.test_fraction:.0%}, seed {seed})"
         )
-    val_ex = _load_split(cfg, validation, cfg.validation, cfg.validation_split_name, train_ex.columns)
+    val_ex = _load_split(cfg, validation, cfg.validation, cfg.validation_split_name, train_ex.columns, label_kind)
     if val_ex is None:
-        train_ex, val_ex = stratified_split(train_ex, cfg.validation_fraction, seed + 1)
+        train_ex, val_ex = stratified_split(train_ex, cfg.validation_fraction, seed + 1, label_kind)
         notes.append(
             f"no validation set given: held out a stratified validation split of {len(val_ex)} examples "
             f"({cfg.validation_fraction:.0%} of train, seed {seed + 1})"
         )
     for split in (val_ex, test_ex):
         if split is not None:
-            check_known_labels(split, labels)
+            check_known_labels(split, labels, label_kind)
     for note in notes:
         logger.info(note)
     return DataBundle(train_ex, val_ex, test_ex, labels, notes)
 
 
 def _load_split(
-    cfg: DataConfig, given: Source | None, path: str | None, hf_split: str | None, columns: ColumnSpec | None
+    cfg: DataConfig,
+    given: Source | None,
+    path: str | None,
+    hf_split: str | None,
+    columns: ColumnSpec | None,
+    label_kind: LabelKind = SINGLE,
 ) -> Examples | None:
     kwargs: dict[str, Any] = dict(
         format=cfg.format,
@@ -246,6 +266,7 @@ def _load_split(
         text_pair_column=cfg.text_pair_column,
         label_column=cfg.label_column,
         columns=columns,
+        label_kind=label_kind,
     )
     if given is not None:
         return load_examples(given, **kwargs)
@@ -264,24 +285,28 @@ def _load_split(
     return None
 
 
-def check_known_labels(examples: Examples, labels: LabelSet) -> None:
+def check_known_labels(examples: Examples, labels: LabelSet, label_kind: LabelKind = SINGLE) -> None:
     """Every label in ``examples`` must have been seen in training."""
     known = labels.label2id
     for label, where in zip(examples.labels or [], examples.locations):
-        if label is not None and label not in known:
-            raise LabelError(
-                f"a label seen in training ({', '.join(labels.names)})",
-                found=f"'{label}'",
-                fix="fix the label, or add examples of it to the training data",
-                file=where,
-            )
+        for name in label_kind.names_of(label):
+            if name not in known:
+                raise LabelError(
+                    f"a label seen in training ({', '.join(labels.names)})",
+                    found=f"'{name}'",
+                    fix="fix the label, or add examples of it to the training data",
+                    file=where,
+                )
 
 
-def stratified_split(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
-    """Hold out ``fraction`` of each label's examples (at least one where a label has two or more)."""
+def stratified_split(
+    examples: Examples, fraction: float, seed: int, label_kind: LabelKind = SINGLE
+) -> tuple[Examples, Examples]:
+    """Hold out ``fraction`` of each label's examples (at least one where a label has two or more);
+    multi-label examples are stratified by their first label, numbers not at all."""
     by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(examples.labels or [""] * len(examples)):
-        by_label.setdefault(label or "", []).append(i)
+    for i, label in enumerate(examples.labels or [None] * len(examples)):
+        by_label.setdefault(label_kind.stratum(label), []).append(i)
     rng = random.Random(seed)
     held: list[int] = []
     for label in sorted(by_label):

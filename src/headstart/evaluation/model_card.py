@@ -67,20 +67,51 @@ def _usage(info: dict[str, Any]) -> list[str]:
             + _decode_note(info)
         )
     example = '("first sentence", "second sentence")' if info.get("is_pair") else '"I loved this film"'
+    if info["task"] == "text-to-text":
+        return [
+            "```python",
+            "from headstart import Predictor",
+            'predictor = Predictor.load("THIS_DIR")',
+            f"predictor.predict([{example}])  # each label scored by the likelihood of its words",
+            "",
+            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+            'model = AutoModelForSeq2SeqLM.from_pretrained("THIS_DIR")',
+            'tokenizer = AutoTokenizer.from_pretrained("THIS_DIR")',
+            f'written = model.generate(**tokenizer([{example}], return_tensors="pt"))',
+            "tokenizer.batch_decode(written, skip_special_tokens=True)  # the label's words",
+            "```",
+            "",
+            "Free generation can write words outside the label set; `Predictor` only ever picks a label.",
+        ]
     pipe_input = (
         '{"text": "first sentence", "text_pair": "second sentence"}' if info.get("is_pair") else '"I loved this film"'
     )
-    return [
+    # multi-label: every label's sigmoid score; regression: the raw number, not a sigmoid of it
+    extra = {"multi-label-classification": ", top_k=None", "regression": ', function_to_apply="none"'}
+    custom = str(info.get("architecture", "")).startswith("Headstart")
+    lines = [
         "```python",
         "from headstart import Predictor",
         'predictor = Predictor.load("THIS_DIR")',
         f"predictor.predict([{example}])",
         "",
+        *(["import headstart  # registers the head class with transformers' Auto classes"] if custom else []),
         "from transformers import pipeline",
-        f'pipe = pipeline("{info["pipeline_task"]}", model="THIS_DIR")',
+        f'pipe = pipeline("{info["pipeline_task"]}", model="THIS_DIR"{extra.get(info["task"], "")})',
         f"pipe({pipe_input}, truncation=True)",
         "```",
     ]
+    if info["task"] == "multi-label-classification":
+        threshold, source = info.get("threshold"), info.get("threshold_source")
+        lines += ["", f"A label applies when its score is at least {threshold} ({source})."]
+    if custom:
+        lines += [
+            "",
+            f"The head ({info['architecture']}: pooling, dropout, hidden layer as configured) is headstart's, not a",
+            "stock transformers class: load it with `headstart.Predictor`, or `import headstart` before",
+            "`AutoModelForSequenceClassification.from_pretrained` / `pipeline`.",
+        ]
+    return lines
 
 
 def render_model_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:

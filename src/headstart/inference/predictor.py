@@ -22,6 +22,7 @@ import torch
 from headstart.artifacts import ModelInfo
 from headstart.data.encoding import encode_texts
 from headstart.errors import DataError, HeadstartError, ModelLoadError
+from headstart.inference.windows import aggregate
 from headstart.modeling.backbones import load_tokenizer
 from headstart.tasks import Task, get_task
 
@@ -108,15 +109,20 @@ class Predictor:
 
     @torch.inference_mode()
     def _chunk_logits(self, texts: list[str], pairs: list[str] | None, batch_size: int) -> np.ndarray:
-        enc = encode_texts(self.tokenizer, texts, pairs, self.info.max_length)
+        raw = self.info.raw
+        long_documents, stride = raw.get("long_documents", "truncate"), raw.get("stride", 32)
+        enc = encode_texts(
+            self.tokenizer, texts, pairs, self.info.max_length, long_documents=long_documents, stride=stride
+        )
         order = np.argsort([-n for n in enc.lengths], kind="stable")
-        result = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        result = np.zeros((enc.n_windows, len(self.labels)), dtype=np.float32)
         for idx in _batches(order, enc.lengths, batch_size, self.max_batch_tokens):
             features = [{k: v[i] for k, v in enc.features.items()} for i in idx]
             batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
             logits = self.model(**batch).logits
             result[idx] = logits.float().cpu().numpy()
-        return result
+        how = raw.get("window_aggregation", "mean")
+        return aggregate(result, enc.owner, len(texts), how, raw.get("problem_type", "single_label_classification"))
 
     def _split_inputs(self, inputs: Any) -> tuple[list[str], list[str] | None]:
         if isinstance(inputs, (str, dict)) or (

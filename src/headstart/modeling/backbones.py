@@ -27,6 +27,9 @@ class Quirks:
     encoder_only_class: str | None  # for encoder-decoders: the class that runs only the encoder
     stock_head: bool  # transformers' own ...ForSequenceClassification is the default head
     reason: str
+    # transformers' decoder heads (GPT-2's and the generic one of Llama, Mistral, Qwen, ...)
+    # have an output layer without bias: a regression target's mean cannot be folded into it
+    head_bias: bool = True
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -36,7 +39,9 @@ class Quirks:
 # what a pooling head takes too. Padding stays on the right: their forward numbers positions
 # 0..T-1 whatever the attention mask says, so left padding would shift the positions of the real
 # tokens and a text would score differently alone than in a batch.
-_DECODER = Quirks(DECODER, "last", None, True, "causal attention; no pad token; positions ignore the mask")
+_DECODER = Quirks(
+    DECODER, "last", None, True, "causal attention; no pad token; positions ignore the mask", head_bias=False
+)
 # BERT-style encoders: the first token ([CLS], <s>) is trained as the sentence summary.
 _ENCODER = Quirks(ENCODER, "cls", None, True, "bidirectional; [CLS] summarises the input")
 # T5: no [CLS] token and no pooler were ever trained, so its encoder is pooled by the mean.

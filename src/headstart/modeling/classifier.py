@@ -50,6 +50,9 @@ class HeadstartClassifier(PreTrainedModel):
     config_class = HeadstartClassifierConfig
     base_model_prefix = "classifier_model"  # not an attribute: base_model is the model itself
     main_input_name = "input_ids"
+    # forward takes **kwargs but its loss is a per-batch mean: the Trainer must scale it for
+    # gradient accumulation, which it skips for models that accept loss kwargs
+    accepts_loss_kwargs = False
 
     def __init__(self, config: HeadstartClassifierConfig):
         super().__init__(config)
@@ -129,6 +132,7 @@ def build_sequence_classifier(path: str, model_cfg: Any, problem_type: str, **la
         or model_cfg.head_hidden_size > 0
         or not quirks.stock_head
         or (dropout is not None and not hasattr(config, "classifier_dropout"))
+        or (problem_type == "regression" and not quirks.head_bias)  # the mean is folded into a bias
     )
     settings: dict[str, Any] = {**labels, "problem_type": problem_type}
     if custom:

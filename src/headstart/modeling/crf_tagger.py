@@ -51,6 +51,9 @@ class CrfTagger(PreTrainedModel):
     config_class = CrfTaggerConfig
     base_model_prefix = "tagger"
     main_input_name = "input_ids"
+    # forward takes **kwargs but its loss is a per-batch mean: the Trainer must scale it for
+    # gradient accumulation, which it skips for models that accept loss kwargs
+    accepts_loss_kwargs = False
 
     def __init__(self, config: CrfTaggerConfig):
         super().__init__(config)

@@ -181,7 +181,7 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
         _check_limits(items, cfg, request)
         results = await _submit(batcher, items, cfg)
         if not ner and not body.all_scores:
-            results = [{"label": r["label"], "score": r["score"]} for r in results]
+            results = [{k: v for k, v in r.items() if k != "scores"} for r in results]
         return {"task": info.task, "predictions": results}
 
     @app.post("/v1/embed", response_model=EmbedResponse)

@@ -28,8 +28,9 @@ class PredictRequest(BaseModel):
 
 
 class Prediction(BaseModel):
-    label: str
-    score: float
+    label: str = Field(description="The best label (regression: the target's name).")
+    score: float = Field(description="Its probability (multi-label: sigmoid; regression: the predicted number).")
+    labels: list[str] | None = Field(None, description="Multi-label: every label at or above the saved threshold.")
     scores: dict[str, float] | None = None
 
 
@@ -51,7 +52,7 @@ class PredictResponse(BaseModel):
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"inputs": ["a sentence"]}]})
     inputs: str | list[str]
-    pooling: Literal["mean", "cls"] = "mean"
+    pooling: Literal["mean", "cls", "max", "last"] = "mean"
     normalize: bool = False
 
 

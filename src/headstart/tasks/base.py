@@ -19,6 +19,7 @@ class Task(Protocol):
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
     long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
     pre_split: ClassVar[bool]  # inputs are words already split (the tokenizer needs to know)
+    problem_type: ClassVar[str]  # the loss: single_label_classification, multi_label_classification, regression
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         """Train / validation / test examples and the label set (from config files or in-memory data)."""
@@ -63,6 +64,10 @@ class Task(Protocol):
 
     def train_metrics(self, prediction: Any, labels: LabelSet, cfg: RunConfig) -> dict[str, float]:
         """Trainer's compute_metrics: scalar scores from an EvalPrediction."""
+        ...
+
+    def tune(self, predictor: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
+        """Settings fitted on validation after training (a decision threshold), for headstart.json."""
         ...
 
     def evaluate(self, predictor: Any, examples: Any, batch_size: int = 64) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from headstart.data.checks import CheckSplit
 from headstart.data.columns import ColumnSpec
 from headstart.data.encoding import encode_texts
 from headstart.data.examples import DataBundle, Examples, check_known_labels, load_examples, load_splits
-from headstart.data.labels import LabelSet
+from headstart.data.labels import SINGLE, LabelKind, LabelSet
 from headstart.errors import DataError, LabelError
 from headstart.evaluation.metrics import MISTAKES_SHOWN, classification_metrics, scalar_metrics
 from headstart.modeling.classifier import build_sequence_classifier
@@ -38,15 +38,45 @@ def positive_index(labels: LabelSet, positive_label: str | None) -> int:
 
 
 class TextClassification:
+    """One label per text; the multi-label and regression tasks change only what a label is,
+    the head's outputs and loss (``problem_type``) and the scores."""
+
     name: ClassVar[str] = "text-classification"
     long_inputs: ClassVar[str] = "truncated"
     pipeline_task: ClassVar[str] = "text-classification"
     pre_split: ClassVar[bool] = False
+    problem_type: ClassVar[str] = "single_label_classification"
+
+    def label_kind(self, settings: dict[str, Any]) -> LabelKind:
+        """What a label cell holds; ``settings`` are the task config's or the saved headstart.json's."""
+        return SINGLE
 
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
-        bundle = load_splits(cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed)
-        positive_index(bundle.labels, cfg.task.positive_label)  # fail before training, not after
+        kind = self.label_kind(vars(cfg.task) | {"label_column": cfg.data.label_column})
+        bundle = load_splits(
+            cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed, label_kind=kind
+        )
+        self.check_bundle(bundle, cfg)
         return bundle
+
+    def check_bundle(self, bundle: DataBundle, cfg: RunConfig) -> None:
+        positive_index(bundle.labels, cfg.task.positive_label)  # fail before training, not after
+
+    def targets(self, values: list[Any], labels: LabelSet) -> list[Any]:
+        """The ``labels`` column the model trains on: class ids here."""
+        return [labels.label2id[label] for label in values]
+
+    def distribution(self, values: list[Any], labels: LabelSet) -> dict[str, int] | None:
+        """Examples per label (in label2id order, zeros included), as reported and checked for skew."""
+        return labels.distribution(values)
+
+    def check_values(self, values: list[Any] | None) -> list[Any] | None:
+        """One hashable label per example, for the data checks' conflicting-label search."""
+        return values
+
+    def tune(self, predictor: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
+        """Settings fitted on validation after training, saved in headstart.json (none here)."""
+        return {}
 
     def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
         saved = info.columns
@@ -54,7 +84,8 @@ class TextClassification:
         preferred = None
         if not named and saved.get("text"):
             preferred = ColumnSpec(saved["text"], saved.get("text_pair"), saved.get("label"))
-        examples = load_examples(source, need_label=need_label, columns=preferred, **options)
+        kind = self.label_kind(info.raw)
+        examples = load_examples(source, need_label=need_label, columns=preferred, label_kind=kind, **options)
         if examples.is_pair != bool(info.raw.get("is_pair")):
             kind = "text pairs" if info.raw.get("is_pair") else "single texts"
             raise DataError(
@@ -72,7 +103,7 @@ class TextClassification:
         return build_sequence_classifier(
             path,
             cfg.model,
-            "single_label_classification",
+            self.problem_type,
             num_labels=len(labels),
             id2label=labels.id2label,
             label2id=labels.label2id,
@@ -84,14 +115,22 @@ class TextClassification:
     def encode(
         self, examples: Examples, tokenizer: Any, labels: LabelSet, cfg: RunConfig
     ) -> tuple[datasets.Dataset, dict[str, Any]]:
-        enc = encode_texts(tokenizer, examples.texts, examples.pairs, cfg.model.max_length)
+        enc = encode_texts(
+            tokenizer,
+            examples.texts,
+            examples.pairs,
+            cfg.model.max_length,
+            long_documents=cfg.task.long_documents,
+            stride=cfg.task.stride,
+        )
         columns: dict[str, list[Any]] = dict(enc.features)
-        columns["labels"] = [labels.label2id[label] for label in examples.labels or []]
+        targets = self.targets(examples.labels or [], labels)
+        columns["labels"] = [targets[i] for i in enc.owner] if targets else []  # each window: its document's
         summary = {
             "examples": len(examples),
             "source": examples.source,
-            "label_distribution": labels.distribution(examples.labels or []),
-            "truncated": enc.n_truncated,
+            "label_distribution": self.distribution(examples.labels or [], labels),
+            **self._long_summary(enc, cfg, examples.is_pair),
             "tokens": int(sum(enc.lengths)),
             "longest_before_truncation": enc.max_untruncated,
             "lengths": enc.lengths,
@@ -99,13 +138,20 @@ class TextClassification:
         }
         return datasets.Dataset.from_dict(columns), summary
 
+    def _long_summary(self, enc: Any, cfg: RunConfig, is_pair: bool) -> dict[str, int]:
+        """How the too-long examples were handled, under the key the run's notes read."""
+        how = "truncate" if is_pair else cfg.task.long_documents
+        if how == "windows":
+            return {"windowed": enc.n_truncated, "windows": enc.n_windows}
+        return {"truncated": enc.n_truncated, "head_tail": how == "head-tail"}
+
     def check_split(self, examples: Examples, summary: dict[str, Any]) -> CheckSplit:
         texts = examples.texts
         if examples.pairs is not None:
             texts = [f"{a} || {b}" for a, b in zip(examples.texts, examples.pairs)]
         return CheckSplit(
             texts,
-            examples.labels,
+            self.check_values(examples.labels),
             examples.locations,
             label_counts=summary.get("label_distribution"),  # in label2id order, zeros included
             lengths=summary.get("full_lengths"),
@@ -145,6 +191,10 @@ class TextClassification:
             },
             "is_pair": bundle.train.is_pair,
             "positive_label": bundle.labels.names[positive_index(bundle.labels, cfg.task.positive_label)],
+            "problem_type": self.problem_type,
+            "long_documents": cfg.task.long_documents,
+            "window_aggregation": cfg.task.window_aggregation,
+            "stride": cfg.task.stride,
         }
 
     def predictor_class(self) -> type:

@@ -38,6 +38,7 @@ class TokenClassification:
     long_inputs: ClassVar[str] = "windowed"
     pipeline_task: ClassVar[str] = "token-classification"
     pre_split: ClassVar[bool] = True
+    problem_type: ClassVar[str] = "single_label_classification"  # per token
 
     # -- data ---------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
@@ -132,6 +133,9 @@ class TokenClassification:
 
     def load_model(self, path: str) -> Any:
         return AutoModelForTokenClassification.from_pretrained(path)  # CrfTagger is registered there too
+
+    def tune(self, predictor: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
+        return {}
 
     def encode(
         self, examples: TokenExamples, tokenizer: Any, labels: LabelSet, cfg: RunConfig

@@ -11,6 +11,8 @@ from transformers import TrainingArguments
 from headstart.config import TrainConfig
 from headstart.training.trackers import tracker_names
 
+# Metrics where smaller is better (errors); every other metric is a score to maximise.
+LOWER_IS_BETTER = {"mse", "rmse", "mae", "hamming_loss"}
 # Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
 OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience", "save_steps", "save_minutes", "resume"}
 
@@ -28,7 +30,7 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
         save_steps=cfg.eval_steps,
         load_best_model_at_end=evaluate,
         metric_for_best_model=metric if evaluate else None,
-        greater_is_better=not metric.endswith("loss"),
+        greater_is_better=not (metric.endswith("loss") or metric.removeprefix("eval_") in LOWER_IS_BETTER),
         logging_strategy="steps",
         save_only_model=False,
         remove_unused_columns=True,

@@ -38,10 +38,12 @@ from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
 from headstart.modeling.backbones import align_model, load_tokenizer
+from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
 from headstart.training.callbacks import CheckpointSchedule
+from headstart.training.class_weights import resolve_class_weights
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trackers import check_trackers, tensorboard_logs, tracker_names
@@ -86,7 +88,8 @@ def train(
         identity = run_identity(cfg.to_dict(), data["train"], bundle.labels.names)
         resume_from = resume_point(work, identity, required=cfg.train.resume)
         started = True
-        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary)
+        weights = _class_weights(cfg, task, bundle.labels, data["train"])
+        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary, weights)
         checks.estimate = _estimate(trainer, summary, cfg)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         start = time.perf_counter()
@@ -94,9 +97,13 @@ def train(
         seconds = time.perf_counter() - start
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
         info["data_checks"] = checks.to_dict()
+        info["architecture"] = type(trainer.model).__name__
+        if weights is not None:
+            info["class_weights"] = dict(zip(bundle.labels.names, weights))
         predictor = task.predictor_class()(
             trainer.model, tokenizer, ModelInfo.from_dict(stage, info), task, str(trainer.args.device)
         )
+        info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
         splits = {"validation": bundle.validation, "test": bundle.test}
         metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
         _save(stage, trainer, tokenizer, cfg, info, metrics, seconds)
@@ -169,7 +176,8 @@ def _encode_splits(
             if note not in notes:
                 notes.append(note)
                 logger.warning(note)
-        for key, what in (("truncated", "truncated to"), ("windowed", "split into overlapping windows of")):
+        cut = "cut to their start and end within" if summary[name].get("head_tail") else "truncated to"
+        for key, what in (("truncated", cut), ("windowed", "split into overlapping windows of")):
             if summary[name].get(key):
                 note = (
                     f"{name}: {summary[name][key]} of {len(examples)} examples were {what} max_length="
@@ -188,7 +196,8 @@ def _check_data(task: Task, bundle: DataBundle, summary: dict[str, Any], cfg: Ru
         if examples is not None:
             views[name] = task.check_split(examples, summary[name])
             summary[name].pop("full_lengths", None)  # used here; too long for headstart.json
-    checks = check_data(views, cfg.model.max_length, task.long_inputs)
+    windowed = any(s.get("windowed") is not None for s in summary.values())
+    checks = check_data(views, cfg.model.max_length, "windowed" if windowed else task.long_inputs)
     for finding in checks.findings:
         (logger.warning if finding.severity == "warning" else logger.info)("data check: %s", finding.line())
     if not checks.warnings():
@@ -222,6 +231,19 @@ def _estimate(trainer: HeadstartTrainer, summary: dict[str, Any], cfg: RunConfig
     return estimate
 
 
+def _class_weights(cfg: RunConfig, task: Task, labels: LabelSet, train_data: Any) -> list[float] | None:
+    if cfg.task.class_weights is None:
+        return None
+    targets = list(train_data["labels"])
+    if targets and isinstance(targets[0], list) and task.pre_split:  # tags per token, -100 where none
+        targets = [t for row in targets for t in row if t >= 0]
+    weights = resolve_class_weights(
+        cfg.task.class_weights, labels, targets, multi_label=task.problem_type == "multi_label_classification"
+    )
+    logger.info("class weights in the loss: %s", ", ".join(f"{n} {w:.3g}" for n, w in zip(labels.names, weights)))
+    return weights
+
+
 def _make_trainer(
     cfg: RunConfig,
     task: Task,
@@ -231,6 +253,7 @@ def _make_trainer(
     labels: LabelSet,
     checkpoints: Path,
     summary: dict[str, Any],
+    class_weights: list[float] | None = None,
 ) -> HeadstartTrainer:
     trackers = tracker_names(cfg.train.report_to)
     args = training_arguments(cfg.train, checkpoints, task.main_metric(labels))
@@ -256,6 +279,7 @@ def _make_trainer(
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
+            compute_loss_func=weighted_loss(class_weights, task.problem_type) if class_weights else None,
         )
 
 
