@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from headstart import Predictor, train
-from headstart.data import load_examples
 from headstart.evaluation.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb"
@@ -47,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/long_documents.json")
     args = parser.parse_args()
     rows = imdb("train", args.train, seed=0)
-    test = load_examples(imdb("test", args.test, seed=2))
+    test = imdb("test", args.test, seed=2)
     results = []
     for mode in args.modes:
         cfg = {
@@ -76,7 +75,7 @@ def main() -> None:
                 {
                     "mode": mode if how == "-" else f"{mode} ({how})",
                     "test_accuracy": round(100 * scores["accuracy"], 2),
-                    "train_seconds": result.train_seconds,
+                    "train_seconds": round(result.train_seconds, 1),
                     "predict_seconds": round(seconds, 1),
                     "train_inputs": json.loads((result.output_dir / "headstart.json").read_text())["data"]["train"].get(
                         "windows", args.train
