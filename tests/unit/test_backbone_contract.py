@@ -121,3 +121,13 @@ def test_text_to_text_needs_an_encoder_decoder(backbone, request, tmp_path):
 
     with pytest.raises(ConfigError, match="an encoder-decoder backbone"):
         _train(backbone, "text-to-text", request, tmp_path)
+
+
+def test_text_to_text_is_not_exported_to_onnx(request, tmp_path):
+    from headstart.errors import ExportError
+    from headstart.inference.onnx_export import export_onnx
+
+    result = _train("tiny_t5_dir", "text-to-text", request, tmp_path)
+    with pytest.raises(ExportError, match="a text-to-text model: scoring runs its decoder once per label"):
+        export_onnx(result.output_dir, tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists()

@@ -153,3 +153,23 @@ def test_class_weights_config_errors(tiny_model_dir, tmp_path):
         _run(tiny_model_dir, tmp_path, SENTIMENT, task={"type": "ner", "crf": True, "class_weights": "auto"})
     with pytest.raises(LabelError, match="no task.class_weights or task.positive_label for regression"):
         _run(tiny_model_dir, tmp_path, RATINGS, task={"type": "regression", "class_weights": "auto"})
+
+
+def test_cli_flags_for_heads_tasks_and_weights(tiny_model_dir, tmp_path, capsys):
+    from headstart.cli import main
+
+    data = tmp_path / "topics.jsonl"
+    data.write_text("\n".join(json.dumps({"text": r["text"], "labels": r["topics"]}) for r in MULTI) + "\n")
+    out = tmp_path / "model"
+    args = ["train", "--model", str(tiny_model_dir), "--train", str(data), "--validation", str(data), "-o", str(out)]
+    args += ["--task", "multi-label", "--pooling", "mean", "--head_hidden_size", "8", "--dropout", "0"]
+    args += ["--class-weights", "auto", "--epochs", "40", "--lr", "3e-3", "--batch-size", "4", "--disable_tqdm"]
+    args += ["--set", "train.warmup_steps=0", "--set", "train.eval_strategy=no", "--max_length", "32"]
+    assert main(args) == 0
+    info = json.loads((out / "headstart.json").read_text())
+    assert info["task"] == "multi-label-classification" and set(info["class_weights"]) == {"cinema", "neg", "pos"}
+    assert info["config"]["model"]["pooling"] == "mean" and info["architecture"] == "HeadstartClassifier"
+    capsys.readouterr()
+    assert main(["predict", str(out), "wonderful film excellent acting"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(line["labels"]) == {"pos", "cinema"}

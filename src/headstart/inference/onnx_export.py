@@ -121,6 +121,13 @@ def export_onnx(
             found=f"{source} is already an ONNX export",
             fix="export the original",
         )
+    if predictor.info.task == "text-to-text":
+        raise ExportError(
+            "a classifier or tagger to export (one forward pass per input)",
+            found="a text-to-text model: scoring runs its decoder once per label, which a single graph does not hold",
+            fix="serve the PyTorch directory (headstart serve / Predictor.load work on it unchanged)",
+            file=source,
+        )
     onnxruntime()  # a missing package is reported before minutes of tracing
     check_output_dir(out, overwrite)
     stage = out.parent / f".{out.name}.export-partial"

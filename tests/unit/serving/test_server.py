@@ -164,3 +164,21 @@ def test_pair_model_takes_lists_and_objects(tmp_path_factory, tiny_model_dir):
         single = client.post("/v1/predict", json={"inputs": ["just one text"]})
         assert single.status_code == 422 and "[text, text_pair] pairs" in single.json()["error"]["message"]
         assert client.get("/v1/model").json()["is_pair"] is True
+
+
+def test_multi_label_and_regression_models_serve_their_outputs(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("serve-kinds")
+    multi = [{"text": r["text"], "labels": [r["label"], "any"]} for r in SENTIMENT]
+    cfg = tiny_run_config(tiny_model_dir, root / "multi", task={"type": "multi-label"}, num_train_epochs=3)
+    model = train(cfg, train=multi, validation=multi).output_dir
+    want = Predictor.load(model).predict(["great movie"])
+    with TestClient(create_app(model, ServeConfig())) as client:
+        got = client.post("/v1/predict", json={"inputs": ["great movie"]}).json()["predictions"]
+        assert got[0]["labels"] == want[0]["labels"] and abs(got[0]["score"] - want[0]["score"]) < 1e-6
+    ratings = [{"text": r["text"], "score": 4.0 if r["label"] == "pos" else 1.0} for r in SENTIMENT]
+    cfg = tiny_run_config(tiny_model_dir, root / "reg", task={"type": "regression"}, num_train_epochs=3)
+    model = train(cfg, train=ratings, validation=ratings).output_dir
+    want = Predictor.load(model).predict(["great movie"])[0]
+    with TestClient(create_app(model, ServeConfig())) as client:
+        got = client.post("/v1/predict", json={"inputs": ["great movie"]}).json()["predictions"][0]
+        assert got["label"] == "score" and abs(got["score"] - want["score"]) < 1e-5
