@@ -215,10 +215,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from headstart.training.distributed import is_main
     from headstart.training.run import train
 
     cfg = config_from_args(args)
     result = train(cfg)
+    if not is_main():
+        return 0  # rank 0 prints the scores
     for split, m in result.metrics.items():
         shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
         print(f"{split}: " + json.dumps(shown))
@@ -406,7 +409,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    from headstart.training.distributed import is_main, rank
+
+    # under torchrun / accelerate launch, rank 0 speaks for the run; the others report only errors
+    level = logging.INFO if is_main() else logging.ERROR
+    prefix = "" if is_main() else f"[rank {rank()}] "
+    logging.basicConfig(level=level, format=f"{prefix}%(levelname)s %(message)s", stream=sys.stderr)
     import transformers
 
     transformers.logging.set_verbosity_info() if verbose else transformers.logging.set_verbosity_error()

@@ -9,6 +9,7 @@ import torch
 from transformers import TrainingArguments
 
 from headstart.config import TrainConfig
+from headstart.training.distributed import world_size
 from headstart.training.trackers import tracker_names
 
 # Metrics where smaller is better (errors); every other metric is a score to maximise.
@@ -34,8 +35,9 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
         logging_strategy="steps",
         save_only_model=False,
         remove_unused_columns=True,
-        # HF refuses bf16 without a GPU unless told the run is on the CPU on purpose.
-        use_cpu=cfg.bf16 and not torch.cuda.is_available(),
+        # HF refuses bf16 without a GPU unless told the run is on the CPU on purpose, and only
+        # treats a torchrun/accelerate launch without GPUs as distributed (gloo) when told so too.
+        use_cpu=not torch.cuda.is_available() and (cfg.bf16 or world_size() > 1),
         dataloader_pin_memory=torch.cuda.is_available(),
         report_to=tracker_names(cfg.report_to) or "none",
     )

@@ -62,12 +62,13 @@ class WorkDir:
             self._lock = None
 
 
-def open_work_dir(out: Path) -> WorkDir:
-    """The work directory of ``out``, created or reused, locked against a second concurrent run."""
+def open_work_dir(out: Path, lock: bool = True) -> WorkDir:
+    """The work directory of ``out``, created or reused, locked against a second concurrent run
+    (``lock=False``: the other ranks of a distributed run, whose rank 0 holds the lock)."""
     out = out.resolve()  # checkpoints record absolute paths: a resume from another cwd still finds them
     path = out.parent / f".{out.name}.partial"
     path.mkdir(parents=True, exist_ok=True)
-    return WorkDir(path, _lock(path, out))
+    return WorkDir(path, _lock(path, out) if lock else None)
 
 
 def _lock(path: Path, out: Path) -> IO[str] | None:
@@ -123,8 +124,9 @@ def run_identity(config: dict[str, Any], train_data: Any, labels: list[str]) -> 
     return {"config": settings, "labels": labels, "train_examples": len(train_data), "train_sha256": digest.hexdigest()}
 
 
-def resume_point(work: WorkDir, identity: dict[str, Any], required: bool) -> Path | None:
-    """The checkpoint to continue from (None: start afresh); refuses a changed command."""
+def resume_point(work: WorkDir, identity: dict[str, Any], required: bool, write: bool = True) -> Path | None:
+    """The checkpoint to continue from (None: start afresh); refuses a changed command.
+    ``write=False`` (ranks other than 0) reads only: rank 0 cleans up and records the identity."""
     last = work.last_checkpoint()
     saved_file = work.path / RUN_FILE
     if last is not None:
@@ -146,8 +148,9 @@ def resume_point(work: WorkDir, identity: dict[str, Any], required: bool) -> Pat
             found=f"no complete checkpoint in {work.path}",
             fix="leave out --resume to start training afresh",
         )
-    shutil.rmtree(work.checkpoints, ignore_errors=True)  # incomplete leftovers: nothing to continue
-    write_json(saved_file, identity)
+    if write:
+        shutil.rmtree(work.checkpoints, ignore_errors=True)  # incomplete leftovers: nothing to continue
+        write_json(saved_file, identity)
     return None
 
 

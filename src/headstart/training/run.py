@@ -44,6 +44,7 @@ from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
 from headstart.training.callbacks import CheckpointSchedule
 from headstart.training.class_weights import resolve_class_weights
+from headstart.training.distributed import is_main, leave
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trackers import check_trackers, tensorboard_logs, tracker_names
@@ -81,12 +82,13 @@ def train(
     data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
     checks = _check_data(task, bundle, summary, cfg)
 
-    work = open_work_dir(out)
+    main = is_main()  # under torchrun / accelerate only rank 0 writes (distributed.py)
+    work = open_work_dir(out, lock=main)
     stage = work.path
     started = False
     try:
         identity = run_identity(cfg.to_dict(), data["train"], bundle.labels.names)
-        resume_from = resume_point(work, identity, required=cfg.train.resume)
+        resume_from = resume_point(work, identity, required=cfg.train.resume, write=main)
         started = True
         weights = _class_weights(cfg, task, bundle.labels, data["train"])
         trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary, weights)
@@ -95,6 +97,9 @@ def train(
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - start
+        leave()  # every rank, together: no collective may be left pending when one exits
+        if not main:  # the main process evaluates and saves; this one's part is done
+            return TrainResult(out, {}, notes, seconds)
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
         info["data_checks"] = checks.to_dict()
         info["architecture"] = type(trainer.model).__name__
@@ -111,7 +116,7 @@ def train(
         publish(stage, out, cfg.train.overwrite_output_dir)
     except BaseException:
         kept = work.last_checkpoint()
-        if kept is None:
+        if kept is None and main:
             shutil.rmtree(stage, ignore_errors=True)
         elif started:  # an interruption, not a refused resume
             logger.error("interrupted: run the same command again to continue from %s", kept)
