@@ -18,6 +18,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# "auto" precision means bf16 on CPUs with avx512_bf16/AMX and fp32 elsewhere: tests compare
+# scores at 1e-5 and pin small-model results, so they run in fp32 on every machine; the bf16
+# paths have tests of their own that set it explicitly.
+os.environ.setdefault("HEADSTART_BF16", "0")
 
 ASSETS = Path(__file__).parent / "assets"
 

@@ -44,7 +44,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs: dict[str, Any] = dict(
             dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text
         )
-        if f.type in ("bool", bool):
+        if f.type in ("bool", bool, "bool | None"):  # a bare --flag means true
             kwargs.update(nargs="?", const=True, metavar="BOOL")
         group.add_argument(*names, **kwargs)
 

@@ -114,7 +114,7 @@ def export_onnx(
         raise ConfigError(f"--quantize among {', '.join(QUANTIZATIONS)}", found=repr(quantize), fix="use int8 or omit")
     started = time.perf_counter()
     source, out = Path(model_dir), Path(output)
-    predictor = Predictor.load(source, device="cpu")
+    predictor = Predictor.load(source, device="cpu", bf16=False)  # the graph is traced in fp32
     if predictor.info.raw.get("runtime") == RUNTIME:
         raise ConfigError(
             "a PyTorch model directory to export",

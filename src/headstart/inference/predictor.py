@@ -22,6 +22,7 @@ import torch
 from headstart.artifacts import ModelInfo
 from headstart.data.encoding import encode_texts
 from headstart.errors import DataError, HeadstartError, ModelLoadError
+from headstart.hardware import attention_implementation, autocast, choose_bf16, set_attention
 from headstart.inference.windows import aggregate
 from headstart.modeling.backbones import load_tokenizer
 from headstart.tasks import Task, get_task
@@ -35,16 +36,31 @@ MAX_BATCH_TOKENS = 2048
 
 
 class Predictor:
-    def __init__(self, model: Any, tokenizer: Any, info: ModelInfo, task: Task, device: str) -> None:
+    """Labels and scores from a model; ``bf16`` None (auto) uses bf16 autocast where the device
+    computes bf16 natively (``hardware.py``: 2.9x the fp32 pipeline on an avx512_bf16 CPU against
+    2.0x in fp32, IMDB accuracy 86.6 vs 86.5), and the attention kernel measured fastest for it."""
+
+    def __init__(
+        self, model: Any, tokenizer: Any, info: ModelInfo, task: Task, device: str, *, bf16: bool | None = None
+    ) -> None:
         self.model = model.eval().to(device)
         self.tokenizer = tokenizer
         self.info = info
         self.task = task
         self.device = device
         self.max_batch_tokens: int | None = MAX_BATCH_TOKENS
+        on_torch = isinstance(model, torch.nn.Module)  # an ONNX export runs its own kernels
+        self.bf16 = on_torch and choose_bf16(bf16, device)
+        if on_torch:
+            set_attention(self.model, attention_implementation(device, self.bf16))
+
+    def forward(self, batch: Any) -> Any:
+        """The model's outputs for one padded batch, in the chosen precision."""
+        with autocast(self.device, self.bf16):
+            return self.model(**batch)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str | None = None) -> Predictor:
+    def load(cls, path: str | Path, *, device: str | None = None, bf16: bool | None = None) -> Predictor:
         info = ModelInfo.read(path)
         task = get_task(info.task)
         try:
@@ -65,7 +81,7 @@ class Predictor:
                 file=path,
             ) from None
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return task.predictor_class()(model, tokenizer, info, task, device)
+        return task.predictor_class()(model, tokenizer, info, task, device, bf16=bf16)
 
     @property
     def labels(self) -> list[str]:
@@ -119,7 +135,7 @@ class Predictor:
         for idx in _batches(order, enc.lengths, batch_size, self.max_batch_tokens):
             features = [{k: v[i] for k, v in enc.features.items()} for i in idx]
             batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
-            logits = self.model(**batch).logits
+            logits = self.forward(batch).logits
             result[idx] = logits.float().cpu().numpy()
         how = raw.get("window_aggregation", "mean")
         return aggregate(result, enc.owner, len(texts), how, raw.get("problem_type", "single_label_classification"))

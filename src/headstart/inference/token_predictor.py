@@ -101,7 +101,7 @@ class TokenPredictor(Predictor):
                         [_pad(enc.features["word_mask"][i], width, self.tokenizer.padding_side) for i in idx]
                     )
                 batch = {k: v.to(self.device) for k, v in batch.items() if k in accepted}
-                out = self.model(**batch)
+                out = self.forward(batch)
                 logp = torch.log_softmax(out.logits.float(), dim=-1).cpu().numpy()  # [B, T, K]
                 decoded = getattr(out, "decoded", None)
                 crf = decoded is not None

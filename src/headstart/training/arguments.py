@@ -9,13 +9,22 @@ import torch
 from transformers import TrainingArguments
 
 from headstart.config import TrainConfig
+from headstart.hardware import choose_bf16
 from headstart.training.distributed import world_size
 from headstart.training.trackers import tracker_names
 
 # Metrics where smaller is better (errors); every other metric is a score to maximise.
 LOWER_IS_BETTER = {"mse", "rmse", "mae", "hamming_loss"}
 # Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
-OWN_FIELDS = {"output_dir", "overwrite_output_dir", "early_stopping_patience", "save_steps", "save_minutes", "resume"}
+OWN_FIELDS = {
+    "output_dir",
+    "overwrite_output_dir",
+    "early_stopping_patience",
+    "save_steps",
+    "save_minutes",
+    "resume",
+    "max_tokens_per_batch",
+}
 
 
 def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_eval: bool = True) -> TrainingArguments:
@@ -23,6 +32,7 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
     passed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in OWN_FIELDS}
     evaluate = has_eval and cfg.eval_strategy != "no"
     metric = cfg.metric_for_best_model or main_metric
+    bf16 = choose_bf16(cfg.bf16, "cuda" if torch.cuda.is_available() else "cpu")
     passed.update(
         output_dir=str(work_dir),
         eval_strategy=cfg.eval_strategy if evaluate else "no",
@@ -37,7 +47,8 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
         remove_unused_columns=True,
         # HF refuses bf16 without a GPU unless told the run is on the CPU on purpose, and only
         # treats a torchrun/accelerate launch without GPUs as distributed (gloo) when told so too.
-        use_cpu=not torch.cuda.is_available() and (cfg.bf16 or world_size() > 1),
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available() and (bf16 or world_size() > 1),
         dataloader_pin_memory=torch.cuda.is_available(),
         report_to=tracker_names(cfg.report_to) or "none",
     )

@@ -37,6 +37,7 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
+from headstart.hardware import attention_implementation, set_attention
 from headstart.modeling.backbones import align_model, load_tokenizer
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
@@ -103,10 +104,24 @@ def train(
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
         info["data_checks"] = checks.to_dict()
         info["architecture"] = type(trainer.model).__name__
+        info["precision"] = "bf16" if trainer.args.bf16 else "fp32"
+        info["throughput"] = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
+        logger.info(
+            "training: %.0f real tokens/s, %.1f%% of batch tokens were padding, %.1f model GFLOP/s",
+            info["throughput"]["tokens_per_second"],
+            100 * info["throughput"]["padding_fraction"],
+            info["throughput"]["model_gflops_per_second"],
+        )
+        info["attn_implementation"] = trainer.model.config._attn_implementation
         if weights is not None:
             info["class_weights"] = dict(zip(bundle.labels.names, weights))
         predictor = task.predictor_class()(
-            trainer.model, tokenizer, ModelInfo.from_dict(stage, info), task, str(trainer.args.device)
+            trainer.model,
+            tokenizer,
+            ModelInfo.from_dict(stage, info),
+            task,
+            str(trainer.args.device),
+            bf16=trainer.args.bf16,  # scored as it was trained, and as Predictor.load runs it here
         )
         info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
         splits = {"validation": bundle.validation, "test": bundle.test}
@@ -272,6 +287,8 @@ def _make_trainer(
     callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+    attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16)
+    logger.info("attention: %s (%s)", set_attention(model, attention), "bf16" if args.bf16 else "fp32")
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     with tensorboard_logs(checkpoints.parent, trackers):
         return HeadstartTrainer(
@@ -284,6 +301,7 @@ def _make_trainer(
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
+            max_tokens_per_batch=cfg.train.max_tokens_per_batch,
             compute_loss_func=weighted_loss(class_weights, task.problem_type) if class_weights else None,
         )
 

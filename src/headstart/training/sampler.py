@@ -31,3 +31,41 @@ class EpochSeededLengthSampler(LengthGroupedSampler):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
+
+class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches holding as many inputs as fit in ``max_tokens`` padded tokens (fairseq's
+    ``max_tokens``): short inputs go many to a batch, long ones few, so every step costs about
+    the same and padding stays near zero.
+
+    The batches are cut once from the inputs sorted by length (so their number, which sets the
+    learning-rate schedule, is the same every epoch); each epoch visits them in an order drawn from
+    ``(seed, epoch)``, as ``EpochSeededLengthSampler`` does, so a resumed run replays it exactly.
+    An input longer than the budget gets a batch of its own.
+    """
+
+    def __init__(self, lengths: list[int], max_tokens: int, seed: int) -> None:
+        self.seed = seed
+        self.epoch = 0
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        self.batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:  # longest first: the first input of a batch sets its padded width
+            width = lengths[current[0]] if current else lengths[i]
+            if current and (len(current) + 1) * width > max_tokens:
+                self.batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            self.batches.append(current)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        for b in torch.randperm(len(self.batches), generator=generator).tolist():
+            yield list(self.batches[b])

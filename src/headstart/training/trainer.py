@@ -3,6 +3,10 @@
 - Training batches come from length-grouped shuffled buckets using lengths we already computed
   while tokenizing (HF would otherwise decode the whole dataset again to measure them), in an
   order fixed by (seed, epoch) so that a resumed run replays it exactly (``sampler.py``).
+- With ``max_tokens_per_batch``, training batches are cut by a token budget instead of a count
+  (``TokenBudgetBatchSampler``).
+- Each training step counts its real and padded tokens (``Throughput``), so a run reports its
+  tokens/s, padding share and model FLOPs instead of leaving them to guesswork.
 - Evaluation and prediction always run in dataset order: with
   ``train_sampling_strategy="group_by_length"`` transformers 5.x also length-groups the
   evaluation sampler, so ``Trainer.predict`` would return rows out of order.
@@ -10,19 +14,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler
 from transformers import Trainer
 
-from headstart.training.sampler import EpochSeededLengthSampler
+from headstart.training.flops import flops_from_counts
+from headstart.training.sampler import EpochSeededLengthSampler, TokenBudgetBatchSampler
+
+
+@dataclass
+class Throughput:
+    """Tokens the training steps of this process saw: real (attention mask 1), padded (all), and
+    the sum of squared real lengths per row (attention's FLOPs grow with it)."""
+
+    real_tokens: int = 0
+    padded_tokens: int = 0
+    sum_squared_lengths: int = 0
+    batches: int = 0
+
+    def add(self, mask: torch.Tensor) -> None:
+        rows = mask.sum(dim=-1)
+        self.real_tokens += int(rows.sum())
+        self.padded_tokens += mask.numel()
+        self.sum_squared_lengths += int((rows.long() ** 2).sum())
+        self.batches += 1
+
+    def report(self, model: Any, seconds: float) -> dict[str, float]:
+        """Tokens/s, padding share and model FLOPs of training (``flops.py``) over ``seconds``."""
+        flops = flops_from_counts(model, self.real_tokens, self.sum_squared_lengths, train=True)
+        return {
+            "real_tokens": self.real_tokens,
+            "padded_tokens": self.padded_tokens,
+            "padding_fraction": round(1 - self.real_tokens / max(self.padded_tokens, 1), 4),
+            "tokens_per_second": round(self.real_tokens / max(seconds, 1e-9), 1),
+            "model_tflops": round(flops / 1e12, 3),
+            "model_gflops_per_second": round(flops / max(seconds, 1e-9) / 1e9, 1),
+        }
 
 
 class HeadstartTrainer(Trainer):
-    def __init__(self, *args: Any, train_lengths: list[int] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        train_lengths: list[int] | None = None,
+        max_tokens_per_batch: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.train_lengths = train_lengths
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.throughput = Throughput()
+
+    def get_train_dataloader(self) -> DataLoader:
+        """Token-budget batches when ``max_tokens_per_batch`` is set; HF's own loader otherwise."""
+        if not self.max_tokens_per_batch or self.train_lengths is None:
+            return super().get_train_dataloader()
+        dataset = self._remove_unused_columns(self.train_dataset, description="Training")
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        loader = DataLoader(
+            dataset,
+            batch_sampler=TokenBudgetBatchSampler(self.train_lengths, self.max_tokens_per_batch, seed),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return self.accelerator.prepare(loader)
+
+    def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        mask = inputs.get("attention_mask")
+        if mask is not None:
+            self.throughput.add(mask)
+        return super().training_step(model, inputs, num_items_in_batch)
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         dataset = train_dataset if train_dataset is not None else self.train_dataset

@@ -1,0 +1,75 @@
+"""Model FLOPs of a Transformer pass, and the machine's matmul peak, for utilisation figures.
+
+Model FLOPs count the useful work of real tokens only (padding is waste, not work), in the
+usual way (Kaplan et al. 2020, PaLM's MFU): a forward pass costs 2 FLOPs per weight of every
+linear layer per token, plus the attention scores and their weighted sum, 4 * layers * width *
+t per token of a sequence of t tokens; a training step is 3x the forward (the backward pass
+computes gradients for both activations and weights). Embedding lookups cost no matmul.
+
+Example::
+
+    flops = model_flops(model, [12, 40], train=True)   # two sequences of 12 and 40 tokens
+    utilisation = flops / seconds / matmul_peak("bf16")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+
+def linear_weights(model: torch.nn.Module) -> int:
+    """Weights of the linear layers (the matmul work per token), embeddings and norms left out."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def layers_and_width(config: Any) -> tuple[int, int]:
+    """Transformer layers and model width from a config (headstart's own heads keep the
+    backbone's config as a dict under ``encoder``)."""
+    encoder = getattr(config, "encoder", None)
+    if isinstance(encoder, dict):
+        config = type("Encoder", (), encoder)
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layers = getattr(text, "num_hidden_layers", None) or getattr(text, "num_layers", 0)
+    width = getattr(text, "hidden_size", None) or getattr(text, "d_model", 0)
+    return int(layers), int(width)
+
+
+def model_flops(model: torch.nn.Module, lengths: Iterable[int], *, train: bool) -> float:
+    """FLOPs of one pass over sequences of these real lengths (training: forward + backward)."""
+    lengths = list(lengths)
+    return flops_from_counts(model, sum(lengths), sum(t * t for t in lengths), train=train)
+
+
+def flops_from_counts(model: torch.nn.Module, tokens: int, sum_squared_lengths: int, *, train: bool) -> float:
+    """``model_flops`` from the total of real tokens and of squared lengths per sequence."""
+    layers, width = layers_and_width(model.config)
+    forward = 2 * linear_weights(model) * tokens + 4 * layers * width * sum_squared_lengths
+    return float(3 * forward if train else forward)
+
+
+def training_flops_per_token(config: Any, length: int, weights: int | None = None) -> float:
+    """Training FLOPs per token of a sequence of ``length`` tokens, from the config alone (BERT-like
+    layout: 4 d^2 attention projections + 2 d ff feed-forward weights per layer) unless ``weights``."""
+    layers, width = layers_and_width(config)
+    if weights is None:
+        ff = getattr(config, "intermediate_size", 4 * width)
+        weights = layers * (4 * width * width + 2 * width * ff)
+    return float(3 * (2 * weights + 4 * layers * width * length))
+
+
+def matmul_peak(dtype: str = "fp32", size: int = 2048, repeats: int = 5) -> float:
+    """Best FLOP/s of a ``size``^3 matmul in ``fp32`` or ``bf16`` on the CPU, with torch's threads."""
+    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    a = torch.randn(size, size, dtype=torch_dtype)
+    b = torch.randn(size, size, dtype=torch_dtype)
+    torch.matmul(a, b)  # warm-up: oneDNN picks and caches its kernel
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best

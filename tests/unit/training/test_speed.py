@@ -1,0 +1,163 @@
+"""Speed settings: precision and attention choice, token-budget batches, throughput and FLOPs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from headstart import Predictor, RunConfig, train
+from headstart.cli import main as cli_main
+from headstart.errors import ConfigError
+from headstart.hardware import ATTENTION, attention_implementation, choose_bf16, set_attention
+from headstart.training.flops import flops_from_counts, linear_weights, matmul_peak, model_flops
+from headstart.training.sampler import TokenBudgetBatchSampler
+from headstart.training.trainer import Throughput
+from tests_support import SENTIMENT, tiny_run_config
+
+
+def test_requested_precision_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("HEADSTART_BF16", "1")
+    assert choose_bf16(False, "cpu") is False
+    assert choose_bf16(None, "cpu") is True
+    monkeypatch.setenv("HEADSTART_BF16", "0")
+    assert choose_bf16(True, "cpu") is True
+    assert choose_bf16(None, "cpu") is False
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.setenv("HEADSTART_BF16", "auto")
+    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: True)
+    assert choose_bf16(None, "cpu") is True
+    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: False)
+    assert choose_bf16(None, "cpu") is False
+
+
+def test_a_bad_environment_value_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("HEADSTART_BF16", "maybe")
+    with pytest.raises(ConfigError, match="HEADSTART_BF16 of 1, 0 or auto.*maybe"):
+        choose_bf16(None, "cpu")
+
+
+def test_attention_table_follows_the_measurements():
+    assert attention_implementation("cpu", True) == "eager"
+    assert attention_implementation("cpu", False) == "sdpa"
+    assert attention_implementation("cuda:0", True) == ATTENTION[("cuda", True)]
+    assert attention_implementation("mps", False) == "sdpa"  # not measured: transformers' default
+
+
+def test_switching_attention_keeps_the_outputs_and_is_not_saved(tiny_model_dir, tmp_path):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
+    batch = {"input_ids": torch.tensor([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]])}
+    batch["attention_mask"] = (batch["input_ids"] != 0).long()
+    with torch.no_grad():
+        before = model(**batch).logits
+        assert set_attention(model, "eager") == "eager"
+        assert model.config._attn_implementation == "eager"
+        after = model(**batch).logits
+    assert torch.allclose(before, after, atol=1e-5)
+    model.save_pretrained(tmp_path / "saved")
+    assert "eager" not in (tmp_path / "saved" / "config.json").read_text()
+
+
+@pytest.fixture(scope="module")
+def trained_budget(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("budget") / "model"
+    cfg = tiny_run_config(tiny_model_dir, out, max_tokens_per_batch=24, num_train_epochs=10)
+    return train(cfg, train=SENTIMENT * 2, validation=SENTIMENT)
+
+
+def test_token_budget_batches_train_and_report_throughput(trained_budget):
+    info = json.loads((trained_budget.output_dir / "headstart.json").read_text())
+    assert info["precision"] == "fp32"  # HEADSTART_BF16=0 in tests/conftest.py
+    assert info["attn_implementation"] == "sdpa"
+    t = info["throughput"]
+    assert t["real_tokens"] > 0 and t["padded_tokens"] >= t["real_tokens"]
+    assert 0 <= t["padding_fraction"] < 0.5
+    assert t["tokens_per_second"] > 0 and t["model_gflops_per_second"] > 0
+    assert info["config"]["train"]["max_tokens_per_batch"] == 24
+    assert trained_budget.metrics["validation"]["accuracy"] == 1.0
+
+
+def test_token_budget_sampler_covers_everything_within_the_budget():
+    rng = np.random.default_rng(0)
+    lengths = [int(n) for n in rng.integers(3, 60, size=200)] + [90]  # one input over the budget
+    sampler = TokenBudgetBatchSampler(lengths, max_tokens=120, seed=7)
+    epochs = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        flat = sorted(i for b in batches for i in b)
+        assert flat == list(range(len(lengths)))  # every input once per epoch
+        for b in batches:
+            assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 120
+        epochs.append(batches)
+    assert epochs[0] != epochs[1]  # a new order each epoch...
+    sampler.set_epoch(1)
+    assert list(sampler) == epochs[1]  # ...that a resumed run replays exactly
+    again = TokenBudgetBatchSampler(lengths, max_tokens=120, seed=7)
+    again.set_epoch(2)
+    assert list(again) == epochs[2]
+    real = sum(lengths)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in epochs[0])
+    assert 1 - real / padded < 0.1  # sorted by length: little padding
+
+
+def test_zero_token_budget_is_refused():
+    with pytest.raises(ConfigError, match="max_tokens_per_batch must be > 0, found 0"):
+        RunConfig.from_dict({"train": {"max_tokens_per_batch": 0}})
+
+
+def test_bf16_flag_takes_true_false_and_auto():
+    for value, expected in (("auto", None), ("true", True), ("false", False), ("null", None)):
+        assert RunConfig.from_dict({"train": {"bf16": value}}).train.bf16 is expected
+    with pytest.raises(ConfigError, match="train.bf16"):
+        RunConfig.from_dict({"train": {"bf16": "sometimes"}})
+
+
+def test_cli_bf16_auto(tmp_path, tiny_model_dir, capsys):
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "\n".join(f"{r['text']},{r['label']}" for r in SENTIMENT) + "\n")
+    flags = ["--bf16", "auto", "--max_tokens_per_batch", "64"]
+    code = cli_main(["check", "--train", str(data), "--model", str(tiny_model_dir), *flags])
+    assert code in (0, None)
+
+
+def test_throughput_counts_real_and_padded_tokens(tiny_model_dir):
+    meter = Throughput()
+    meter.add(torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]))
+    meter.add(torch.tensor([[1, 1, 1, 1]]))
+    assert (meter.real_tokens, meter.padded_tokens, meter.sum_squared_lengths, meter.batches) == (9, 12, 29, 2)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    report = meter.report(model, seconds=3.0)
+    assert report["padding_fraction"] == 0.25
+    assert report["tokens_per_second"] == 3.0
+    assert report["model_tflops"] == round(model_flops(model, [3, 2, 4], train=True) / 1e12, 3)
+
+
+def test_model_flops_follow_the_formula(tiny_model_dir):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    cfg = model.config
+    weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    assert linear_weights(model) == weights
+    forward = 10 * 2 * weights + 4 * cfg.num_hidden_layers * cfg.hidden_size * 100
+    assert model_flops(model, [10], train=False) == forward
+    assert model_flops(model, [10], train=True) == 3 * forward
+    assert flops_from_counts(model, 10, 100, train=True) == 3 * forward
+
+
+def test_matmul_peak_is_measured():
+    assert matmul_peak("fp32", size=128, repeats=2) > 1e6
+
+
+def test_predictor_in_bf16_agrees_with_fp32(trained_budget):
+    texts = [r["text"] for r in SENTIMENT]
+    fp32 = Predictor.load(trained_budget.output_dir, bf16=False)
+    bf16 = Predictor.load(trained_budget.output_dir, bf16=True)
+    assert not fp32.bf16 and bf16.bf16
+    assert bf16.model.config._attn_implementation == "eager"  # the CPU bf16 choice
+    a, b = fp32.probabilities(texts), bf16.probabilities(texts)
+    assert np.abs(a - b).max() < 0.05
+    assert [p["label"] for p in fp32.predict(texts)] == [p["label"] for p in bf16.predict(texts)]
