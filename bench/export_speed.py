@@ -18,7 +18,6 @@ defaults (inputs sorted by length, batches of up to 32 inputs and 2,048 padded t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import random
@@ -52,7 +51,14 @@ def size_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.iterdir() if p.suffix in (".onnx", ".safetensors")) / 1e6, 1)
 
 
-REPEATS = {"n": 1}  # --repeats: passes per runtime; the median time is reported
+REPEATS = {"n": 1, "pytorch_only": False}  # --repeats: passes per runtime (median reported); --pytorch-only
+# Predictor's precision: forced fp32, forced bf16 autocast (with the attention kernel chosen for
+# it), and its default (auto: bf16 where the CPU has native bf16, see headstart/hardware.py).
+PRECISIONS = (("PyTorch fp32", False), ("PyTorch bf16", True), ("PyTorch default (auto)", None))
+
+
+def args_only_pytorch() -> bool:
+    return bool(REPEATS["pytorch_only"])
 
 
 def timed(fn, *args, **kwargs) -> tuple[list, float]:
@@ -92,12 +98,13 @@ def classification(model_dir: Path, work: Path, n_test: int) -> list[dict]:
     pipe(texts[:8], truncation=True, max_length=max_length, batch_size=8)
     out, seconds = timed(pipe, texts, truncation=True, max_length=max_length, batch_size=8)
     record("transformers.pipeline (fp32)", [o["label"] for o in out], seconds, size_mb(model_dir))
-    predictor = Predictor.load(model_dir)
-    for name, ctx in (("PyTorch fp32", contextlib.nullcontext), ("PyTorch bf16 (autocast)", _bf16)):
-        with ctx():
-            predictor.predict(texts[:8])
-            out, seconds = timed(predictor.predict, texts)
+    for name, bf16 in PRECISIONS:
+        predictor = Predictor.load(model_dir, bf16=bf16)
+        predictor.predict(texts[:8])
+        out, seconds = timed(predictor.predict, texts)
         record(f"headstart {name}", [o["label"] for o in out], seconds, size_mb(model_dir))
+    if args_only_pytorch():
+        return rows
     for quantize in (None, "int8"):
         target = work / f"imdb-onnx-{quantize or 'fp32'}"
         report = export_onnx(model_dir, target, quantize=quantize, overwrite=True)
@@ -132,11 +139,12 @@ def ner(model_dir: Path, work: Path) -> list[dict]:
     pipe(texts[:8], batch_size=8)
     out, seconds = timed(pipe, texts, batch_size=8)
     record("transformers.pipeline (fp32, aggregation first)", _word_tags(test.words, out), seconds, size_mb(model_dir))
-    predictor = Predictor.load(model_dir)
-    for name, ctx in (("PyTorch fp32", contextlib.nullcontext), ("PyTorch bf16 (autocast)", _bf16)):
-        with ctx():
-            (out, _), seconds = timed(predictor.predict_tags, test.words, documents=test.documents)
+    for name, bf16 in PRECISIONS:
+        predictor = Predictor.load(model_dir, bf16=bf16)
+        (out, _), seconds = timed(predictor.predict_tags, test.words, documents=test.documents)
         record(f"headstart {name}", out, seconds, size_mb(model_dir))
+    if args_only_pytorch():
+        return rows
     for quantize in (None, "int8"):
         target = work / f"conll-onnx-{quantize or 'fp32'}"
         report = export_onnx(model_dir, target, quantize=quantize, overwrite=True)
@@ -163,12 +171,6 @@ def _word_tags(sentences: list[list[str]], entities: list[list[dict]]) -> list[l
     return out
 
 
-@contextlib.contextmanager
-def _bf16():
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        yield
-
-
 def table(title: str, rows: list[dict], metric: str) -> str:
     base = rows[0]["examples_per_s"]
     lines = [
@@ -192,8 +194,10 @@ def main() -> None:
     parser.add_argument("--work", default="runs/bench-export")
     parser.add_argument("--out", default="bench/results/export_speed.json")
     parser.add_argument("--repeats", type=int, default=1, help="passes per runtime; the median is reported")
+    parser.add_argument("--pytorch-only", action="store_true", help="the pipeline and PyTorch rows, no ONNX export")
     args = parser.parse_args()
     REPEATS["n"] = max(1, args.repeats)
+    REPEATS["pytorch_only"] = args.pytorch_only
     reuse = dict(item.split("=", 1) for item in args.reuse)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

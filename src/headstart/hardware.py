@@ -1,28 +1,25 @@
 """What the hardware runs fast: bf16 or fp32, and which attention implementation.
 
 Both training and prediction ask here, so a model trained in bf16 is also served in bf16 where
-that pays. The choices are measurements (``bench/attention_speed.py``, 2-core Xeon with
-avx512_bf16, torch 2.13, minilm; tokens/s):
+that pays. The choices are measurements on a 2-core Xeon with avx512_bf16, torch 2.13, minilm:
 
-=========  =====  ==================  =====================  ==================
-pass       dtype  eager               sdpa                   chosen
-=========  =====  ==================  =====================  ==================
-train      fp32   1444 (16x128)       1704                   sdpa
-train      bf16   2922 / 1414 (8x512) 2328 / 938             eager
-predict    fp32   6757                7654                   sdpa
-predict    bf16   13973 / 9874        12763 / 8839           eager
-=========  =====  ==================  =====================  ==================
-
-bf16 autocast doubles training speed on a CPU with native bf16 dot products (avx512_bf16 or
-AMX) — and there only: without them bf16 is emulated and slower than fp32. On such a CPU, SDPA's
-fused kernel in bf16 is slower than the plain matmul-softmax-matmul of ``eager`` (oneDNN runs
-the two batched matmuls in bf16; the fused CPU kernel does not use the bf16 units as well). On
-CUDA, SDPA (flash / memory-efficient kernels) is the transformers default and stays.
+- precision: a training step in bf16 autocast runs 2.0x the fp32 one (2,922 vs 1,444 tokens/s at
+  16x128, ``bench/attention_speed.py``) on a CPU with native bf16 dot products (avx512_bf16 or
+  AMX) — and there only: without them bf16 is emulated and slower than fp32.
+- attention for training in bf16: ``eager`` (IMDB, 240 reviews up to 512 tokens through
+  ``headstart.train``: 1,211 real tokens/s against SDPA's 1,140; synthetic unpadded steps 2,922
+  vs 2,328 at 16x128 and 1,414 vs 938 at 8x512: oneDNN runs eager's two batched matmuls in bf16).
+- attention for prediction: ``sdpa`` in both precisions. With real, padded batches SDPA was
+  faster (``Predictor`` on 400 IMDB test reviews: bf16 37.1 and 33.1 reviews/s against eager's
+  26.4 and 24.0; fp32 23.9 against 16.8), although unpadded synthetic batches had favoured eager
+  in bf16 — the measurement on real inputs decides.
+- training in fp32: ``sdpa`` (1,704 vs 1,444 tokens/s); CUDA: ``sdpa`` (flash / memory-efficient
+  kernels), transformers' default.
 
 Example::
 
     precision = choose_bf16(None, "cpu")        # True on an avx512_bf16 / AMX CPU
-    attention_implementation("cpu", precision)  # -> "eager" in bf16, "sdpa" in fp32
+    attention_implementation("cpu", precision, training=True)  # -> "eager" in bf16, "sdpa" in fp32
 """
 
 from __future__ import annotations
@@ -41,12 +38,9 @@ from headstart.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-# (device type, bf16) -> attention implementation; the measurements above.
+# (device type, bf16, training) -> attention implementation; the measurements above.
 ATTENTION = {
-    ("cpu", False): "sdpa",
-    ("cpu", True): "eager",
-    ("cuda", False): "sdpa",
-    ("cuda", True): "sdpa",
+    ("cpu", True, True): "eager",
 }
 
 
@@ -102,9 +96,10 @@ def choose_bf16(requested: bool | None, device: str) -> bool:
     return chosen
 
 
-def attention_implementation(device: str, bf16: bool) -> str:
-    """The attention implementation measured fastest for this device type and precision."""
-    return ATTENTION.get((torch.device(device).type, bf16), "sdpa")
+def attention_implementation(device: str, bf16: bool, *, training: bool = False) -> str:
+    """The attention implementation measured fastest for this device type, precision and pass
+    (SDPA, transformers' default, wherever the table has no measured exception)."""
+    return ATTENTION.get((torch.device(device).type, bf16, training), "sdpa")
 
 
 def set_attention(model: Any, implementation: str) -> str:

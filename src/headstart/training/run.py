@@ -287,7 +287,7 @@ def _make_trainer(
     callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-    attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16)
+    attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)
     logger.info("attention: %s (%s)", set_attention(model, attention), "bf16" if args.bf16 else "fp32")
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     with tensorboard_logs(checkpoints.parent, trackers):
