@@ -66,7 +66,7 @@ class ModelConfig:
         None,
         "Attention kernel (transformers' attn_implementation): eager, sdpa, flash_attention_2, "
         "flex_attention. Null picks what measured fastest for the device and precision (on CPU: eager "
-        "in bf16, sdpa in fp32; see headstart/hardware.py). A run-time choice, not saved in the model.",
+        "for bf16 training, sdpa otherwise; see headstart/hardware.py). A run-time choice, not saved in the model.",
         choices=(None, "eager", "sdpa", "flash_attention_2", "flex_attention"),
     )
 
@@ -476,6 +476,8 @@ def _type_name(hint: Any) -> str:
     base = args[0] if args else hint
     names = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string", dict: "a mapping"}
     name = " or ".join(names.get(a, str(a)) for a in args) if len(args) > 1 else names.get(base, str(base))
+    if args == [bool] and type(None) in typing.get_args(hint):
+        return "true, false or auto (null)"  # the three-way switches, such as train.bf16
     return name + (" or null" if type(None) in typing.get_args(hint) else "")
 
 

@@ -288,7 +288,14 @@ def _make_trainer(
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)
-    logger.info("attention: %s (%s)", set_attention(model, attention), "bf16" if args.bf16 else "fp32")
+    used = set_attention(model, attention)
+    if cfg.model.attn_implementation and used != attention:  # asked for by name: never a silent fallback
+        raise ConfigError(
+            "a model.attn_implementation this model and machine can run",
+            found=f"{attention!r} is unavailable here (the model keeps {used!r})",
+            fix="leave --attn_implementation unset to use the measured default, or pick eager or sdpa",
+        )
+    logger.info("attention: %s (%s)", used, "bf16" if args.bf16 else "fp32")
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     with tensorboard_logs(checkpoints.parent, trackers):
         return HeadstartTrainer(

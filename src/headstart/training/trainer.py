@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,16 +34,27 @@ class Throughput:
     padded_tokens: int = 0
     sum_squared_lengths: int = 0
     batches: int = 0
+    # running sums kept on the batch's device: reading them every step would stall a GPU
+    _pending: list[torch.Tensor] = field(default_factory=list, repr=False)
 
     def add(self, mask: torch.Tensor) -> None:
-        rows = mask.sum(dim=-1)
-        self.real_tokens += int(rows.sum())
+        rows = mask.sum(dim=-1).long()
+        sums = torch.stack([rows.sum(), (rows**2).sum()])
+        self._pending = [self._pending[0] + sums] if self._pending else [sums]
         self.padded_tokens += mask.numel()
-        self.sum_squared_lengths += int((rows.long() ** 2).sum())
         self.batches += 1
+        if self.batches % 256 == 0:
+            self._settle()
+
+    def _settle(self) -> None:
+        if self._pending:
+            real, squared = (int(v) for v in self._pending.pop().tolist())
+            self.real_tokens += real
+            self.sum_squared_lengths += squared
 
     def report(self, model: Any, seconds: float) -> dict[str, float]:
         """Tokens/s, padding share and model FLOPs of training (``flops.py``) over ``seconds``."""
+        self._settle()
         flops = flops_from_counts(model, self.real_tokens, self.sum_squared_lengths, train=True)
         return {
             "real_tokens": self.real_tokens,

@@ -115,7 +115,7 @@ def test_zero_token_budget_is_refused():
 def test_bf16_flag_takes_true_false_and_auto():
     for value, expected in (("auto", None), ("true", True), ("false", False), ("null", None)):
         assert RunConfig.from_dict({"train": {"bf16": value}}).train.bf16 is expected
-    with pytest.raises(ConfigError, match="train.bf16"):
+    with pytest.raises(ConfigError, match=r"train.bf16 must be true, false or auto \(null\), found 'sometimes'"):
         RunConfig.from_dict({"train": {"bf16": "sometimes"}})
 
 
@@ -131,6 +131,7 @@ def test_throughput_counts_real_and_padded_tokens(tiny_model_dir):
     meter = Throughput()
     meter.add(torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]))
     meter.add(torch.tensor([[1, 1, 1, 1]]))
+    meter._settle()  # report() settles the sums kept on the device
     assert (meter.real_tokens, meter.padded_tokens, meter.sum_squared_lengths, meter.batches) == (9, 12, 29, 2)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     report = meter.report(model, seconds=3.0)
@@ -163,3 +164,19 @@ def test_predictor_in_bf16_agrees_with_fp32(trained_budget):
     a, b = fp32.probabilities(texts), bf16.probabilities(texts)
     assert np.abs(a - b).max() < 0.05
     assert [p["label"] for p in fp32.predict(texts)] == [p["label"] for p in bf16.predict(texts)]
+
+
+def test_an_unavailable_attention_kernel_asked_for_by_name_is_refused(tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
+    cfg["model"]["attn_implementation"] = "flash_attention_2"  # needs a GPU and its package
+    with pytest.raises(ConfigError, match="flash_attention_2.*unavailable here.*leave --attn_implementation unset"):
+        train(cfg, train=SENTIMENT)
+    assert not (tmp_path / "out").exists()
+
+
+def test_throughput_counts_survive_many_steps():
+    meter = Throughput()
+    for _ in range(300):  # past the point where pending sums are settled
+        meter.add(torch.tensor([[1, 1, 0]]))
+    meter._settle()
+    assert (meter.real_tokens, meter.padded_tokens, meter.sum_squared_lengths) == (600, 900, 1200)
