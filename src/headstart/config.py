@@ -64,10 +64,11 @@ class ModelConfig:
     head_activation: str = _f("tanh", "Activation of the extra hidden layer.", choices=("tanh", "gelu", "relu"))
     attn_implementation: str | None = _f(
         None,
-        "Attention kernel (transformers' attn_implementation): eager, sdpa, flash_attention_2, "
-        "flex_attention. Null picks what measured fastest for the device and precision (on CPU: eager "
-        "for bf16 training, sdpa otherwise; see headstart/hardware.py). A run-time choice, not saved in the model.",
-        choices=(None, "eager", "sdpa", "flash_attention_2", "flex_attention"),
+        "Attention kernel for training (transformers' attn_implementation): headstart, eager, sdpa, "
+        "flash_attention_2, flex_attention. Null picks what measured fastest for the device and precision "
+        "(on CPU: headstart, a lean attention that keeps no tokens x tokens tensor for the backward pass; "
+        "sdpa on GPU and for evaluation; see headstart/hardware.py). A run-time choice, not saved in the model.",
+        choices=(None, "headstart", "eager", "sdpa", "flash_attention_2", "flex_attention"),
     )
 
 

@@ -1,1 +1,2 @@
-"""Model parts that are not stock transformers classes: the CRF layer and the CRF tagger."""
+"""Model parts that are not stock transformers classes: the CRF layer, the CRF tagger and the
+lean CPU training attention."""

@@ -14,7 +14,7 @@ A model type missing from the table is classified by its config (``is_encoder_de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 ENCODER, DECODER, ENCODER_DECODER = "encoder", "decoder", "encoder-decoder"
@@ -30,6 +30,12 @@ class Quirks:
     # transformers' decoder heads (GPT-2's and the generic one of Llama, Mistral, Qwen, ...)
     # have an output layer without bias: a regression target's mean cannot be folded into it
     head_bias: bool = True
+    # the model's attention hands the attention function only (q, k, v, mask, scaling, dropout),
+    # so headstart's lean training attention (modeling/attention.py) computes what eager does:
+    # checked against eager per type (tests/unit/modeling/test_attention.py). Not T5 (its learned
+    # relative position bias goes in as an extra argument) nor models whose attention code
+    # transformers cannot switch (MPNet, DeBERTa, GPT-Neo, GPT-J); unknown types: not assumed.
+    lean_attention: bool = False
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -52,13 +58,14 @@ _T5 = Quirks(ENCODER_DECODER, "mean", "T5EncoderModel", False, "no [CLS]; the en
 
 QUIRKS: dict[str, Quirks] = {
     **dict.fromkeys(
-        ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet", "deberta", "deberta-v2", "albert"),
-        _ENCODER,
+        ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "albert"), replace(_ENCODER, lean_attention=True)
     ),
+    **dict.fromkeys(("mpnet", "deberta", "deberta-v2"), _ENCODER),
     **dict.fromkeys(
-        ("gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma"),
-        _DECODER,
+        ("gpt2", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma"),
+        replace(_DECODER, lean_attention=True),
     ),
+    **dict.fromkeys(("gpt_neo", "gptj"), _DECODER),
     **dict.fromkeys(("t5", "mt5", "umt5"), _T5),
 }
 
@@ -73,6 +80,19 @@ def quirks_for(config: Any) -> Quirks:
     if any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or []):
         return _DECODER
     return _ENCODER
+
+
+def supports_lean_attention(model: Any) -> bool:
+    """Whether every transformers model inside ``model`` (the backbone of headstart's own heads
+    too) is of a type the table marks ``lean_attention``."""
+    from transformers import PreTrainedModel
+
+    configs = [
+        m.config
+        for m in model.modules()
+        if isinstance(m, PreTrainedModel) and not str(m.config.model_type).startswith("headstart")
+    ]
+    return bool(configs) and all(quirks_for(c).lean_attention for c in configs)
 
 
 def is_byte_level(tokenizer: Any) -> bool:

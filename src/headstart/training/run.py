@@ -37,8 +37,9 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
-from headstart.hardware import attention_implementation, set_attention
-from headstart.modeling.backbones import align_model, load_tokenizer
+from headstart.hardware import attention_implementation, attention_of, set_attention
+from headstart.modeling.attention import NAME as LEAN_ATTENTION
+from headstart.modeling.backbones import align_model, load_tokenizer, supports_lean_attention
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
@@ -112,7 +113,7 @@ def train(
             100 * info["throughput"]["padding_fraction"],
             info["throughput"]["model_gflops_per_second"],
         )
-        info["attn_implementation"] = trainer.model.config._attn_implementation
+        info["attn_implementation"] = attention_of(trainer.model)  # the training one
         if weights is not None:
             info["class_weights"] = dict(zip(bundle.labels.names, weights))
         predictor = task.predictor_class()(
@@ -288,6 +289,15 @@ def _make_trainer(
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)
+    if attention == LEAN_ATTENTION and not supports_lean_attention(model):
+        if cfg.model.attn_implementation:
+            raise ConfigError(
+                "model.attn_implementation: headstart only for the model types marked lean_attention in "
+                "headstart/modeling/backbones.py",
+                found=f"a {type(model).__name__}",
+                fix="leave --attn_implementation unset, or pick eager or sdpa",
+            )
+        attention = "sdpa"  # its attention takes more than the lean one computes (T5's position bias, ...)
     used = set_attention(model, attention)
     if cfg.model.attn_implementation and used != attention:  # asked for by name: never a silent fallback
         raise ConfigError(
@@ -308,7 +318,11 @@ def _make_trainer(
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
+            eval_lengths=lengths.get("validation"),
             max_tokens_per_batch=cfg.train.max_tokens_per_batch,
+            eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
+            if cfg.model.attn_implementation is None
+            else None,  # one asked for by name is used throughout
             compute_loss_func=weighted_loss(class_weights, task.problem_type) if class_weights else None,
         )
 

@@ -7,12 +7,17 @@ twice and others never (the learning curve jumps after resuming). Here the order
 depends only on ``(seed, e)``; the Trainer tells the sampler the epoch through ``set_epoch``
 (accelerate forwards it through ``skip_first_batches`` too), so the resumed epoch replays the
 same order and skips exactly the batches already trained on.
+
+Evaluation goes longest first (``LongestFirstSampler``), and its rows are put back in input order
+before anyone sees them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import numpy as np
 import torch
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
@@ -69,3 +74,32 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         for b in torch.randperm(len(self.batches), generator=generator).tolist():
             yield list(self.batches[b])
+
+
+class LongestFirstSampler(torch.utils.data.Sampler[int]):
+    """Evaluation order: longest inputs first (ties in input order), so each batch pads to a
+    length close to its own rows' and the largest batch comes first (a memory error shows at once,
+    not at the end). ``order[i]`` is the input at position ``i``; ``restore`` puts rows computed in
+    this order back into input order."""
+
+    def __init__(self, lengths: list[int]) -> None:
+        self.order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def restore(self, rows: Any) -> Any:
+        """``rows`` (an array, or a tuple/list/dict of them, first axis in this sampler's order)
+        in input order."""
+        if rows is None:
+            return None
+        if isinstance(rows, (tuple, list)):
+            return type(rows)(self.restore(r) for r in rows)
+        if isinstance(rows, dict):
+            return {k: self.restore(v) for k, v in rows.items()}
+        inverse = np.empty(len(self.order), dtype=np.int64)
+        inverse[np.asarray(self.order, dtype=np.int64)] = np.arange(len(self.order))
+        return rows[inverse]

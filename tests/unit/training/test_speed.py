@@ -41,12 +41,12 @@ def test_a_bad_environment_value_is_a_config_error(monkeypatch):
 
 
 def test_attention_table_follows_the_measurements():
-    assert attention_implementation("cpu", True, training=True) == "eager"
-    assert attention_implementation("cpu", False, training=True) == "sdpa"
+    assert attention_implementation("cpu", True, training=True) == "headstart"  # lean: modeling/attention.py
+    assert attention_implementation("cpu", False, training=True) == "headstart"
     assert attention_implementation("cpu", True) == "sdpa"  # prediction: faster on real padded batches
     assert attention_implementation("cuda:0", True, training=True) == "sdpa"
     assert attention_implementation("mps", False) == "sdpa"  # not measured: transformers' default
-    assert set(ATTENTION.values()) <= {"eager", "sdpa"}
+    assert set(ATTENTION.values()) <= {"headstart", "eager", "sdpa"}
 
 
 def test_switching_attention_keeps_the_outputs_and_is_not_saved(tiny_model_dir, tmp_path):
@@ -63,6 +63,15 @@ def test_switching_attention_keeps_the_outputs_and_is_not_saved(tiny_model_dir, 
     assert "eager" not in (tmp_path / "saved" / "config.json").read_text()
 
 
+def test_switching_reaches_the_backbone_of_a_headstart_head(tiny_t5_dir):
+    from headstart.hardware import attention_of
+    from headstart.modeling.classifier import HeadstartClassifier
+
+    model = HeadstartClassifier.from_encoder(str(tiny_t5_dir))
+    assert attention_of(model) == "sdpa" == model.encoder.config._attn_implementation
+    assert set_attention(model, "eager") == "eager" == model.encoder.config._attn_implementation
+
+
 @pytest.fixture(scope="module")
 def trained_budget(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("budget") / "model"
@@ -73,7 +82,7 @@ def trained_budget(tiny_model_dir, tmp_path_factory):
 def test_token_budget_batches_train_and_report_throughput(trained_budget):
     info = json.loads((trained_budget.output_dir / "headstart.json").read_text())
     assert info["precision"] == "fp32"  # HEADSTART_BF16=0 in tests/conftest.py
-    assert info["attn_implementation"] == "sdpa"
+    assert info["attn_implementation"] == "headstart"  # the training attention
     t = info["throughput"]
     assert t["real_tokens"] > 0 and t["padded_tokens"] >= t["real_tokens"]
     assert 0 <= t["padding_fraction"] < 0.5
@@ -180,3 +189,35 @@ def test_throughput_counts_survive_many_steps():
         meter.add(torch.tensor([[1, 1, 0]]))
     meter._settle()
     assert (meter.real_tokens, meter.padded_tokens, meter.sum_squared_lengths) == (600, 900, 1200)
+
+
+def test_evaluation_runs_longest_first_in_the_prediction_attention_and_returns_input_order(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArguments
+
+    from headstart.training.trainer import HeadstartTrainer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
+    set_attention(model, "headstart")
+    rows = [[2] + [10 + (i * 7 + j) % 30 for j in range(n)] + [3] for i, n in enumerate([3, 11, 1, 7, 20, 5, 9, 2])]
+    data = [{"input_ids": r, "attention_mask": [1] * len(r), "labels": i % 2} for i, r in enumerate(rows)]
+    seen = []  # (attention kernel, batch length) of every forward pass
+    model.register_forward_pre_hook(
+        lambda m, a, kw: seen.append((m.config._attn_implementation, kw["input_ids"].shape[1])), with_kwargs=True
+    )
+    trainer = HeadstartTrainer(
+        model=model,
+        args=TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=3, report_to=[], use_cpu=True),
+        eval_dataset=data,
+        data_collator=DataCollatorWithPadding(AutoTokenizer.from_pretrained(tiny_model_dir)),
+        eval_lengths=[len(r) for r in rows],
+        eval_attention="sdpa",
+        compute_metrics=lambda p: {"order": float((p.label_ids == [0, 1] * 4).all())},
+    )
+    out = trainer.predict(data)
+    assert [length for _, length in seen] == [22, 9, 4], "longest first: each batch pads to its own rows"
+    assert {kernel for kernel, _ in seen} == {"sdpa"}
+    assert model.config._attn_implementation == "headstart", "training's attention is back after evaluation"
+    assert out.label_ids.tolist() == [0, 1] * 4 and out.metrics["test_order"] == 1.0
+    with torch.no_grad():
+        one_by_one = [model(input_ids=torch.tensor([r])).logits[0] for r in rows]
+    assert np.allclose(out.predictions, torch.stack(one_by_one).numpy(), atol=1e-5)

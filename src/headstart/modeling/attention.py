@@ -1,0 +1,146 @@
+"""A lean attention for training on CPU, registered with transformers as ``"headstart"``.
+
+transformers' eager attention keeps three full ``batch x heads x tokens x tokens`` tensors per
+layer for the backward pass (the fp32 softmax output, the dropout mask and the bf16 copy the
+second matmul reads: ~175 MB per layer for 8 x 512 tokens) and draws its dropout mask with
+``torch.dropout``, which costs about 10 ns per element on a laptop CPU: a third of a training
+step at 512 tokens. SDPA's fused CPU kernels do not take dropout, so in training SDPA falls back
+to the same math.
+
+This implementation is one autograd function that keeps only query, key, value and the mask,
+and recomputes the attention probabilities in the backward pass (as flash attention does, but
+untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
+per element from numpy's SFC64 generator, seeded by a draw from torch's generator, so
+``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the backward pass
+regenerates exactly the forward's mask. The drop probability is rounded to a multiple of 1/65536
+(0.1 becomes 0.100006).
+
+Numerics follow eager attention under autocast: scores in the inputs' dtype, mask and softmax in
+fp32, probabilities back in the inputs' dtype for the second matmul; the backward pass computes
+the softmax gradient in fp32. ``tests/unit/modeling/test_attention.py`` checks values and
+gradients against eager attention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+NAME = "headstart"
+_BITS = 1 << 16
+
+
+def _drop_mask(shape: torch.Size, p: float, seed: int) -> torch.Tensor:
+    """Boolean drop-mask of ``shape``: each element True with probability ``round(p * 2**16) / 2**16``."""
+    n = int(np.prod(shape))
+    words = np.random.Generator(np.random.SFC64(seed)).bit_generator.random_raw((n + 3) // 4)
+    draws = torch.from_numpy(words.view(np.int16)[:n])  # uniform over [-32768, 32767]
+    return (draws < round(p * _BITS) - _BITS // 2).view(shape)
+
+
+def _probabilities(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """softmax(q k^T + bias) in q's dtype (``q`` comes pre-scaled; the CPU softmax kernel
+    accumulates bf16 in fp32)."""
+    scores = torch.matmul(q, k.transpose(-1, -2))
+    if bias is not None:
+        scores.add_(bias)
+    return torch.softmax(scores, dim=-1)
+
+
+class _LeanAttention(torch.autograd.Function):
+    """out = dropout(softmax(q k^T + bias)) v, with ``q`` already scaled; saves no tokens x tokens tensor."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, p: float, seed: int
+    ) -> torch.Tensor:
+        with torch.autocast(q.device.type, enabled=False):
+            probs = _probabilities(q, k, bias)
+            if p > 0:
+                # dropout's 1 / (1 - p) goes on v (tokens x dim) instead of the probabilities (tokens x tokens)
+                probs.masked_fill_(_drop_mask(probs.shape, p, seed), 0)
+                out = torch.matmul(probs, v * (1 / (1 - p)))
+            else:
+                out = torch.matmul(probs, v)
+        ctx.save_for_backward(q, k, v, bias)
+        ctx.p, ctx.seed = p, seed
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        q, k, v, bias = ctx.saved_tensors
+        p = ctx.p
+        with torch.autocast(q.device.type, enabled=False):
+            grad_out = grad_out.to(v.dtype)
+            probs = _probabilities(q, k, bias)  # recomputed
+            if p > 0:
+                drop = _drop_mask(probs.shape, p, ctx.seed)
+                grad_v = torch.matmul(probs.masked_fill(drop, 0).transpose(-1, -2), grad_out).mul_(1 / (1 - p))
+                grad_probs = torch.matmul(grad_out, v.transpose(-1, -2) * (1 / (1 - p))).masked_fill_(drop, 0)
+                del drop
+            else:
+                grad_v = torch.matmul(probs.transpose(-1, -2), grad_out)
+                grad_probs = torch.matmul(grad_out, v.transpose(-1, -2))
+            grad_scores = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
+            del probs, grad_probs
+            grad_q = torch.matmul(grad_scores, k)
+            grad_k = torch.matmul(grad_scores.transpose(-1, -2), q)
+        return grad_q, grad_k, grad_v, None, None, None
+
+
+def _as_bias(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """An additive bias in ``dtype`` from transformers' boolean (True = attend) or additive mask
+    (its most negative finite value, not -inf: a row with nothing to attend to stays finite)."""
+    if mask is None:
+        return None
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
+    return mask.clamp(min=torch.finfo(dtype).min).to(dtype)
+
+
+def lean_attention_forward(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers' attention-function signature: [batch, heads, tokens, dim] in,
+    [batch, tokens, heads, dim] out (attention weights are not returned)."""
+    if scaling is None:
+        scaling = query.size(-1) ** -0.5
+    groups = query.shape[1] // key.shape[1]
+    if groups > 1:  # grouped-query attention (decoders): each key/value head serves `groups` query heads
+        key = key.repeat_interleave(groups, dim=1)
+        value = value.repeat_interleave(groups, dim=1)
+    dtype = value.dtype
+    # scaling q (tokens x dim) is cheaper than scaling the scores (tokens x tokens)
+    query, key = (query * scaling).to(dtype), key.to(dtype)
+    seed = int(torch.randint(0, 2**62, (1,), device="cpu")) if dropout > 0 else 0
+    bias = _as_bias(attention_mask, dtype)
+    if bias is not None:
+        bias = bias[..., : key.shape[-2]]
+    out = _LeanAttention.apply(query, key, value, bias, float(dropout), seed)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _mask(*args: Any, **kwargs: Any) -> Any:
+    # SDPA's boolean mask, but never skipped for causal models: this function has no is_causal path
+    from transformers.masking_utils import sdpa_mask
+
+    kwargs["allow_is_causal_skip"] = False
+    return sdpa_mask(*args, **kwargs)
+
+
+def register() -> None:
+    """Make ``"headstart"`` a valid ``attn_implementation`` in this process (idempotent)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(NAME, lean_attention_forward)
+    AttentionMaskInterface.register(NAME, _mask)

@@ -1,0 +1,199 @@
+"""The lean training attention (``headstart.modeling.attention``) against transformers' eager one."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+from transformers.models.bert.modeling_bert import eager_attention_forward
+
+from headstart.hardware import set_attention
+from headstart.modeling import attention as lean
+
+
+class _Layer(torch.nn.Module):
+    def __init__(self, training: bool = True) -> None:
+        super().__init__()
+        self.train(training)
+
+
+def _qkv(dtype=torch.float64, shape=(2, 3, 7, 4), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(*shape, generator=g, dtype=dtype, requires_grad=True) for _ in range(3)]
+
+
+def _padding(batch=2, tokens=7, kept=(7, 5)):
+    mask = torch.zeros(batch, 1, tokens, tokens, dtype=torch.bool)
+    for row, n in enumerate(kept):
+        mask[row, :, :, :n] = True
+    return mask
+
+
+def test_values_and_gradients_equal_eager_attention_without_dropout():
+    q, k, v = _qkv()
+    mask = _padding()
+    additive = torch.zeros(mask.shape, dtype=torch.float64).masked_fill(~mask, torch.finfo(torch.float64).min)
+    out, weights = lean.lean_attention_forward(_Layer(), q, k, v, mask, dropout=0.0)
+    ref, _ = eager_attention_forward(_Layer(), q, k, v, additive, dropout=0.0)
+    assert weights is None
+    assert out.shape == ref.shape == (2, 7, 3, 4)  # [batch, tokens, heads, dim], as transformers expects
+    assert torch.allclose(out, ref, atol=1e-12)
+    grad = torch.randn_like(out)
+    for mine, theirs in zip(torch.autograd.grad(out, (q, k, v), grad), torch.autograd.grad(ref, (q, k, v), grad)):
+        assert torch.allclose(mine, theirs, atol=1e-12)
+    # an additive float mask (what eager_mask builds) gives the same as the boolean one
+    again, _ = lean.lean_attention_forward(_Layer(), q, k, v, additive, dropout=0.0)
+    assert torch.allclose(again, out, atol=1e-12)
+
+
+def test_gradients_with_dropout_match_finite_differences():
+    q, k, v = _qkv()
+
+    def attend(q, k, v):  # a fixed seed: the same mask in every evaluation, as forward and backward share it
+        return lean._LeanAttention.apply(q, k, v, None, 0.3, 1234)
+
+    assert torch.autograd.gradcheck(attend, (q, k, v))
+
+
+def test_dropout_rate_seed_and_torch_rng():
+    drop = lean._drop_mask(torch.Size([1000, 1000]), 0.1, 5)
+    assert abs(drop.float().mean().item() - 0.1) < 0.002
+    assert torch.equal(drop, lean._drop_mask(torch.Size([1000, 1000]), 0.1, 5))
+    assert not torch.equal(drop, lean._drop_mask(torch.Size([1000, 1000]), 0.1, 6))
+    assert not lean._drop_mask(torch.Size([100]), 0.0, 5).any()
+
+    q, k, v = _qkv()
+    torch.manual_seed(3)
+    first, _ = lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.5)
+    second, _ = lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.5)
+    torch.manual_seed(3)
+    replay, _ = lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.5)
+    assert torch.equal(first, replay), "torch.manual_seed decides the dropout mask"
+    assert not torch.equal(first, second), "each call draws a new mask"
+    # the expectation is kept: the mean over many masks approaches the undropped output
+    plain, _ = lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.0)
+    mean = torch.stack([lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.5)[0] for _ in range(400)])
+    assert torch.allclose(mean.mean(0), plain, atol=0.15)
+
+
+def test_bf16_autocast_stays_close_to_eager():
+    q, k, v = _qkv(torch.float32, shape=(2, 4, 64, 16))
+    mask = _padding(tokens=64, kept=(64, 40))
+    additive = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
+    grad = torch.randn(2, 64, 4, 16)
+    results = []
+    for attend, m in ((lean.lean_attention_forward, mask), (eager_attention_forward, additive)):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            qb, kb, vb = (t.to(torch.bfloat16) for t in (q, k, v))  # what bf16 linear layers hand over
+            out, _ = attend(_Layer(), qb, kb, vb, m, dropout=0.0)
+        results.append((out.float(), torch.autograd.grad(out, (q, k, v), grad.to(out.dtype))))
+    (out, grads), (ref, ref_grads) = results
+    assert out.dtype == ref.dtype
+    assert (out - ref).abs().max() < 0.05
+    for mine, theirs in zip(grads, ref_grads):
+        assert (mine - theirs).abs().max() < 0.05 * theirs.abs().max()
+
+
+def test_no_tokens_by_tokens_tensor_is_kept_for_backward():
+    """Why it exists: eager keeps the probabilities and the dropout mask of every layer."""
+    tokens = 64
+
+    def saved_bytes(attend):
+        q, k, v = _qkv(torch.float32, shape=(2, 2, tokens, 8))
+        kept = []
+
+        def pack(t):
+            kept.append(t.numel() * t.element_size())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            attend(_Layer(), q, k, v, None, dropout=0.1)
+        return max(kept)
+
+    square = 2 * 2 * tokens * tokens * 4
+    assert saved_bytes(eager_attention_forward) >= square
+    assert saved_bytes(lean.lean_attention_forward) < square / 4
+
+
+def test_whole_models_match_eager_in_evaluation(tiny_model_dir, tiny_llama_dir):
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]])
+    mask = (ids != 0).long()
+    for cls, path in ((AutoModelForSequenceClassification, tiny_model_dir), (AutoModelForCausalLM, tiny_llama_dir)):
+        model = cls.from_pretrained(path, attn_implementation="eager").eval()
+        with torch.no_grad():
+            ref = model(input_ids=ids, attention_mask=mask).logits
+            assert set_attention(model, lean.NAME) == lean.NAME
+            out = model(input_ids=ids, attention_mask=mask).logits
+        rows = mask.bool()  # padded positions of a causal model are not compared
+        assert torch.allclose(out[rows] if out.dim() == 3 else out, ref[rows] if ref.dim() == 3 else ref, atol=1e-5)
+
+
+def test_whole_model_gradients_match_eager_and_it_learns(tiny_model_dir):
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]])
+    batch = {"input_ids": ids, "attention_mask": (ids != 0).long(), "labels": torch.tensor([0, 1])}
+    grads = {}
+    for kernel in ("eager", lean.NAME):
+        model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+        torch.manual_seed(0)
+        model.classifier.reset_parameters()
+        set_attention(model, kernel)
+        model.train()
+        for module in model.modules():  # no dropout: the two must then agree exactly
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        model(**batch).loss.backward()
+        grads[kernel] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    assert grads["eager"].keys() == grads[lean.NAME].keys()
+    for name, grad in grads["eager"].items():
+        assert torch.allclose(grads[lean.NAME][name], grad, atol=1e-6), name
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, num_labels=2, attention_probs_dropout_prob=0.3
+    )
+    set_attention(model, lean.NAME)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) < 0.2 * sum(losses[:5]), "two examples are learnt by heart with attention dropout on"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_grouped_query_heads_are_shared(dtype):
+    q, _, _ = _qkv(dtype, shape=(1, 4, 6, 8))
+    _, k, v = _qkv(dtype, shape=(1, 2, 6, 8), seed=1)
+    out, _ = lean.lean_attention_forward(_Layer(False), q, k, v, None)
+    ref, _ = lean.lean_attention_forward(_Layer(False), q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), None)
+    assert torch.equal(out, ref)
+
+
+def test_the_quirks_table_says_where_it_applies(tiny_model_dir, tiny_t5_dir):
+    from transformers import AutoModel, T5EncoderModel
+
+    from headstart.modeling.backbones import supports_lean_attention
+    from headstart.modeling.classifier import HeadstartClassifier
+
+    assert supports_lean_attention(AutoModel.from_pretrained(tiny_model_dir))
+    assert supports_lean_attention(HeadstartClassifier.from_encoder(str(tiny_model_dir)))  # its backbone decides
+    assert not supports_lean_attention(T5EncoderModel.from_pretrained(tiny_t5_dir))  # relative position bias
+
+
+def test_t5_trains_with_sdpa_and_refuses_it_by_name(tiny_t5_dir, tmp_path):
+    import json
+
+    from headstart import train
+    from headstart.errors import ConfigError
+    from tests_support import SENTIMENT, tiny_run_config
+
+    cfg = tiny_run_config(tiny_t5_dir, tmp_path / "t5", num_train_epochs=1)
+    result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    assert json.loads((result.output_dir / "headstart.json").read_text())["attn_implementation"] == "sdpa"
+    cfg = tiny_run_config(tiny_t5_dir, tmp_path / "t5-lean", num_train_epochs=1)
+    cfg["model"]["attn_implementation"] = "headstart"
+    with pytest.raises(ConfigError, match="headstart only for the model types marked lean_attention"):
+        train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    assert not (tmp_path / "t5-lean").exists()
