@@ -15,10 +15,15 @@ per element from numpy's SFC64 generator, seeded by a draw from torch's generato
 regenerates exactly the forward's mask. The drop probability is rounded to a multiple of 1/65536
 (0.1 becomes 0.100006).
 
-Numerics follow eager attention under autocast: scores in the inputs' dtype, mask and softmax in
-fp32, probabilities back in the inputs' dtype for the second matmul; the backward pass computes
-the softmax gradient in fp32. ``tests/unit/modeling/test_attention.py`` checks values and
-gradients against eager attention.
+Numerics: q is scaled before the first matmul (as SDPA does, tokens x dim instead of tokens x
+tokens); scores, mask, softmax and the softmax gradient stay in the inputs' dtype, which under
+bf16 autocast means bf16 storage with fp32 accumulation inside torch's CPU softmax kernels (eager
+upcasts the scores to fp32 first, then casts the probabilities back to bf16 for the second matmul).
+``tests/unit/modeling/test_attention.py`` checks values and gradients against eager attention:
+equal in fp32/fp64, within bf16 rounding under autocast.
+
+The model's other dropouts (on hidden states) stay ``nn.Dropout``: the same cheap mask there
+measured 1 % faster per step (16x128 and 8x512, bf16), not worth a module swap.
 """
 
 from __future__ import annotations
