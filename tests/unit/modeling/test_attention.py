@@ -7,6 +7,13 @@ from transformers.models.bert.modeling_bert import eager_attention_forward
 
 from headstart.hardware import set_attention
 from headstart.modeling import attention as lean
+from headstart.modeling.backbones import QUIRKS
+
+
+@pytest.fixture(autouse=True)
+def lean_at_every_length(monkeypatch):
+    """The tests here use a few tokens: take the lean path at every length (one test restores it)."""
+    monkeypatch.setattr(lean, "LEAN_MIN_TOKENS", 0)
 
 
 class _Layer(torch.nn.Module):
@@ -42,6 +49,29 @@ def test_values_and_gradients_equal_eager_attention_without_dropout():
     # an additive float mask (what eager_mask builds) gives the same as the boolean one
     again, _ = lean.lean_attention_forward(_Layer(), q, k, v, additive, dropout=0.0)
     assert torch.allclose(again, out, atol=1e-12)
+
+
+def test_short_inputs_take_eager_attention_bit_for_bit(monkeypatch):
+    monkeypatch.setattr(lean, "LEAN_MIN_TOKENS", 256)
+    q, k, v = _qkv(torch.float32)
+    mask = _padding()
+    additive = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
+    torch.manual_seed(1)
+    out, _ = lean.lean_attention_forward(_Layer(), q, k, v, mask, dropout=0.3)
+    grads = torch.autograd.grad(out.sum(), (q, k, v))
+    torch.manual_seed(1)
+    ref, _ = eager_attention_forward(_Layer(), q, k, v, additive, dropout=0.3)
+    assert torch.equal(out, ref)
+    assert all(torch.equal(a, b) for a, b in zip(grads, torch.autograd.grad(ref.sum(), (q, k, v))))
+
+    def saved(tokens):  # the largest tensor kept for backward, in elements
+        q, k, v = _qkv(torch.float32, shape=(1, 1, tokens, 4))
+        kept = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t.numel()) or t, lambda t: t):
+            lean.lean_attention_forward(_Layer(), q, k, v, None, dropout=0.1)
+        return max(kept)
+
+    assert saved(255) == 255 * 255 and saved(256) < 256 * 256, "the lean function from 256 tokens on"
 
 
 def test_gradients_with_dropout_match_finite_differences():
@@ -197,3 +227,57 @@ def test_t5_trains_with_sdpa_and_refuses_it_by_name(tiny_t5_dir, tmp_path):
     with pytest.raises(ConfigError, match="headstart only for the model types marked lean_attention"):
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert not (tmp_path / "t5-lean").exists()
+
+
+def _tiny(model_type):
+    """A 2-layer model of each type the quirks table marks lean_attention, from a config."""
+    import transformers as tf
+
+    small = dict(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    encoder = dict(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
+    configs = {
+        "bert": (tf.BertForSequenceClassification, tf.BertConfig(**encoder)),
+        "roberta": (tf.RobertaForSequenceClassification, tf.RobertaConfig(**encoder)),
+        "xlm-roberta": (tf.XLMRobertaForSequenceClassification, tf.XLMRobertaConfig(**encoder)),
+        "distilbert": (
+            tf.DistilBertForSequenceClassification,
+            tf.DistilBertConfig(vocab_size=50, dim=32, n_layers=2, n_heads=2, hidden_dim=64),
+        ),
+        "electra": (tf.ElectraForSequenceClassification, tf.ElectraConfig(embedding_size=32, **encoder)),
+        "albert": (tf.AlbertForSequenceClassification, tf.AlbertConfig(embedding_size=16, **encoder)),
+        "gpt2": (
+            tf.GPT2LMHeadModel,
+            tf.GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=2, scale_attn_by_inverse_layer_idx=True),
+        ),
+        "gpt_neox": (tf.GPTNeoXForCausalLM, tf.GPTNeoXConfig(**small)),
+        "llama": (tf.LlamaForCausalLM, tf.LlamaConfig(num_key_value_heads=2, **small)),
+        "mistral": (tf.MistralForCausalLM, tf.MistralConfig(num_key_value_heads=2, sliding_window=3, **small)),
+        "qwen2": (tf.Qwen2ForCausalLM, tf.Qwen2Config(num_key_value_heads=2, **small)),
+        "qwen3": (tf.Qwen3ForCausalLM, tf.Qwen3Config(num_key_value_heads=2, head_dim=8, **small)),
+        "phi": (tf.PhiForCausalLM, tf.PhiConfig(**small)),
+        "phi3": (tf.Phi3ForCausalLM, tf.Phi3Config(pad_token_id=0, **small)),
+        "gemma": (tf.GemmaForCausalLM, tf.GemmaConfig(num_key_value_heads=2, head_dim=8, **small)),
+    }
+    return configs.get(model_type)
+
+
+LEAN_TYPES = sorted(t for t, q in QUIRKS.items() if q.lean_attention)
+
+
+@pytest.mark.parametrize("model_type", LEAN_TYPES)
+def test_every_type_marked_lean_computes_what_eager_does(model_type):
+    entry = _tiny(model_type)
+    assert entry is not None, f"{model_type} is marked lean_attention: add it here so it is checked"
+    cls, config = entry
+    config._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = cls(config).eval()
+    ids = torch.tensor([[5, 10, 11, 12, 6, 7, 8, 9], [5, 13, 6, 9, 9, 1, 1, 1]])
+    mask = (ids != 1).long()
+    with torch.no_grad():
+        ref = model(input_ids=ids, attention_mask=mask).logits
+        assert set_attention(model, lean.NAME) == lean.NAME
+        out = model(input_ids=ids, attention_mask=mask).logits
+    if out.dim() == 3:  # per-token outputs: padded positions are not compared
+        out, ref = out[mask.bool()], ref[mask.bool()]
+    assert torch.allclose(out, ref, atol=1e-5)
