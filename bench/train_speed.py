@@ -22,8 +22,9 @@ Each recipe runs in a fresh process (so its peak RSS is its own). Per recipe: tr
 score, peak RSS, and model FLOPs per second (``headstart/training/flops.py``) over the bf16 matmul
 peak measured at the start of the same run.
 
-    .venv/bin/python bench/train_speed.py                        # all three workloads, ~75 min
-    .venv/bin/python bench/train_speed.py --workloads imdb       # ~25 min
+    .venv/bin/python bench/train_speed.py                        # all three workloads, ~70 min
+    .venv/bin/python bench/train_speed.py --workloads imdb       # ~20 min
+    .venv/bin/python bench/train_speed.py --recipes tuned,headstart   # without the seed recipe, ~25 min
 """
 
 from __future__ import annotations

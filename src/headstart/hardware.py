@@ -12,7 +12,9 @@ that pays. The choices are measurements on a 2-core Xeon with avx512_bf16, torch
   batches (80-100 % full), tokens/s and peak RSS: bf16 8x512 1,482 / 1.56 GB against eager's 606
   / 2.94 GB (SDPA 701 / 3.27 GB); bf16 16x128 2,592 / 1.22 GB against eager's 2,472 / 1.44 GB;
   fp32 8x512 838 / 2.09 GB against SDPA's 636 / 3.53 GB; fp32 16x128 1,607 against 1,210.
-  Before it existed, eager beat SDPA in bf16 training and SDPA won in fp32.
+  Below ``LEAN_MIN_TOKENS`` (256) key tokens it runs eager's operations (real MRPC batches of
+  ~50 tokens trained slower with the lean function). Before it existed, eager beat SDPA in bf16
+  training and SDPA won in fp32.
 - attention for prediction: ``sdpa`` in both precisions. With real, padded batches SDPA was
   faster (``Predictor`` on 400 IMDB test reviews: bf16 37.1 and 33.1 reviews/s against eager's
   26.4 and 24.0; fp32 23.9 against 16.8), although unpadded synthetic batches had favoured eager
