@@ -42,12 +42,14 @@ LEAN_MIN_TOKENS = 256
 _BITS = 1 << 16
 
 
-def _drop_mask(shape: torch.Size, p: float, seed: int) -> torch.Tensor:
-    """Boolean drop-mask of ``shape``: each element True with probability ``round(p * 2**16) / 2**16``."""
+def _drop_mask(shape: torch.Size, p: float, seed: int, device: torch.device) -> torch.Tensor:
+    """Boolean drop-mask of ``shape`` on ``device``: each element True with probability
+    ``round(p * 2**16) / 2**16``. Drawn on the CPU (the default table picks this attention only
+    there; named on a GPU it stays correct, only slow)."""
     n = int(np.prod(shape))
     words = np.random.Generator(np.random.SFC64(seed)).bit_generator.random_raw((n + 3) // 4)
     draws = torch.from_numpy(words.view(np.int16)[:n])  # uniform over [-32768, 32767]
-    return (draws < round(p * _BITS) - _BITS // 2).view(shape)
+    return (draws < round(p * _BITS) - _BITS // 2).view(shape).to(device)
 
 
 def _probabilities(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -70,7 +72,7 @@ class _LeanAttention(torch.autograd.Function):
             probs = _probabilities(q, k, bias)
             if p > 0:
                 # dropout's 1 / (1 - p) goes on v (tokens x dim) instead of the probabilities (tokens x tokens)
-                probs.masked_fill_(_drop_mask(probs.shape, p, seed), 0)
+                probs.masked_fill_(_drop_mask(probs.shape, p, seed, probs.device), 0)
                 out = torch.matmul(probs, v * (1 / (1 - p)))
             else:
                 out = torch.matmul(probs, v)
@@ -86,7 +88,7 @@ class _LeanAttention(torch.autograd.Function):
             grad_out = grad_out.to(v.dtype)
             probs = _probabilities(q, k, bias)  # recomputed
             if p > 0:
-                drop = _drop_mask(probs.shape, p, ctx.seed)
+                drop = _drop_mask(probs.shape, p, ctx.seed, probs.device)
                 grad_v = torch.matmul(probs.masked_fill(drop, 0).transpose(-1, -2), grad_out).mul_(1 / (1 - p))
                 grad_probs = torch.matmul(grad_out, v.transpose(-1, -2) * (1 / (1 - p))).masked_fill_(drop, 0)
                 del drop

@@ -82,16 +82,21 @@ def quirks_for(config: Any) -> Quirks:
     return _ENCODER
 
 
-def supports_lean_attention(model: Any) -> bool:
-    """Whether every transformers model inside ``model`` (the backbone of headstart's own heads
-    too) is of a type the table marks ``lean_attention``."""
+def backbone_configs(model: Any) -> list[Any]:
+    """The configs of the transformers models inside ``model`` (the backbone of headstart's own
+    heads too), without headstart's own wrappers."""
     from transformers import PreTrainedModel
 
-    configs = [
+    return [
         m.config
         for m in model.modules()
         if isinstance(m, PreTrainedModel) and not str(m.config.model_type).startswith("headstart")
     ]
+
+
+def supports_lean_attention(model: Any) -> bool:
+    """Whether every transformers model inside ``model`` is of a type the table marks ``lean_attention``."""
+    configs = backbone_configs(model)
     return bool(configs) and all(quirks_for(c).lean_attention for c in configs)
 
 

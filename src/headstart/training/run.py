@@ -39,7 +39,7 @@ from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
 from headstart.hardware import attention_implementation, attention_of, set_attention
 from headstart.modeling.attention import NAME as LEAN_ATTENTION
-from headstart.modeling.backbones import align_model, load_tokenizer, supports_lean_attention
+from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
@@ -292,9 +292,9 @@ def _make_trainer(
     if attention == LEAN_ATTENTION and not supports_lean_attention(model):
         if cfg.model.attn_implementation:
             raise ConfigError(
-                "model.attn_implementation: headstart only for the model types marked lean_attention in "
-                "headstart/modeling/backbones.py",
-                found=f"a {type(model).__name__}",
+                "model.attn_implementation: headstart only for a model type marked lean_attention in "
+                "headstart/modeling/backbones.py (BERT family, GPT-2, Llama, Mistral, Qwen, Phi, Gemma, ...)",
+                found="model type " + (", ".join(sorted({c.model_type for c in backbone_configs(model)})) or "unknown"),
                 fix="leave --attn_implementation unset, or pick eager or sdpa",
             )
         attention = "sdpa"  # its attention takes more than the lean one computes (T5's position bias, ...)

@@ -84,6 +84,8 @@ class LongestFirstSampler(torch.utils.data.Sampler[int]):
 
     def __init__(self, lengths: list[int]) -> None:
         self.order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        self._inverse = np.empty(len(self.order), dtype=np.int64)
+        self._inverse[np.asarray(self.order, dtype=np.int64)] = np.arange(len(self.order))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order)
@@ -100,6 +102,4 @@ class LongestFirstSampler(torch.utils.data.Sampler[int]):
             return type(rows)(self.restore(r) for r in rows)
         if isinstance(rows, dict):
             return {k: self.restore(v) for k, v in rows.items()}
-        inverse = np.empty(len(self.order), dtype=np.int64)
-        inverse[np.asarray(self.order, dtype=np.int64)] = np.arange(len(self.order))
-        return rows[inverse]
+        return rows[self._inverse]
