@@ -25,6 +25,8 @@ peak measured at the start of the same run.
     .venv/bin/python bench/train_speed.py                        # all three workloads, ~70 min
     .venv/bin/python bench/train_speed.py --workloads imdb       # ~20 min
     .venv/bin/python bench/train_speed.py --recipes tuned,headstart   # without the seed recipe, ~25 min
+    .venv/bin/python bench/train_speed.py --recipes tuned,headstart --headstart-set model.attention_dropout=null
+        # + a row "headstart-set": headstart's defaults with one setting changed (an ablation)
 """
 
 from __future__ import annotations
@@ -224,11 +226,13 @@ def run_hf(workload: str, recipe: str, work: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- headstart
 
 
-def run_headstart(workload: str, work: Path) -> dict[str, Any]:
+def run_headstart(workload: str, work: Path, overrides: list[str]) -> dict[str, Any]:
     from headstart import RunConfig, train
+    from headstart.config import apply_overrides
 
     spec, data = WORKLOADS[workload], LOADERS[workload]()
     cfg = RunConfig()
+    apply_overrides(cfg, overrides)  # an ablation of one default: --headstart-set model.attention_dropout=null
     cfg.model.max_length = spec["max_length"]
     cfg.train.per_device_train_batch_size = spec["batch"]
     cfg.train.num_train_epochs = spec["epochs"]
@@ -260,12 +264,15 @@ def run_headstart(workload: str, work: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- driver
 
 
-def child(workload: str, recipe: str, work: Path, out: Path) -> None:
+def child(workload: str, recipe: str, work: Path, out: Path, overrides: list[str]) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    row = run_headstart(workload, work) if recipe == "headstart" else run_hf(workload, recipe, work)
+    if recipe.startswith("headstart"):
+        row = run_headstart(workload, work, overrides if recipe == "headstart-set" else [])
+    else:
+        row = run_hf(workload, recipe, work)
     row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     out.write_text(json.dumps(row), encoding="utf-8")
 
@@ -275,6 +282,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [
         f"matmul peak (2048^3, best of 5): fp32 {results['matmul_peak_gflops']['fp32']} GFLOP/s, "
         f"bf16 {peak} GFLOP/s; {results['threads']} threads",
+        *([f"headstart-set: headstart with {', '.join(results['headstart_set'])}"] if results["headstart_set"] else []),
         "",
         "| workload | recipe | precision / attention | train s | vs seed | vs tuned | real tokens/s | padding "
         "| test score | peak RSS GB | model GFLOP/s | of bf16 peak |",
@@ -301,13 +309,21 @@ def main() -> None:
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--work", default="runs/bench-train-speed")
     parser.add_argument("--out", default="bench/results/train_speed.json")
+    parser.add_argument(
+        "--headstart-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="add a recipe headstart-set: headstart's defaults with these config changes (repeatable)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("WORKLOAD", "RECIPE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if args.child:
-        child(args.child[0], args.child[1], work, Path(args.child[2]))
+        child(args.child[0], args.child[1], work, Path(args.child[2]), args.headstart_set)
         return
+    recipes = args.recipes.split(",") + (["headstart-set"] if args.headstart_set else [])
     if not DATA.is_dir():
         sys.exit(f"needs the shared data at {DATA}")
     import torch
@@ -318,16 +334,18 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": {d: round(matmul_peak(d) / 1e9, 1) for d in ("fp32", "bf16")},
         "workloads": {},
+        "headstart_set": args.headstart_set,
     }
     print(f"matmul peak GFLOP/s: {results['matmul_peak_gflops']}", file=sys.stderr, flush=True)
     for workload in args.workloads.split(","):
         results["workloads"][workload] = {}
-        for recipe in args.recipes.split(","):
+        for recipe in recipes:
             out = work / f"{workload}-{recipe}.json"
             out.unlink(missing_ok=True)
             started = time.perf_counter()
+            sets = [f"--headstart-set={a}" for a in args.headstart_set]
             done = subprocess.run(
-                [sys.executable, __file__, "--work", str(work), "--child", workload, recipe, str(out)],
+                [sys.executable, __file__, "--work", str(work), *sets, "--child", workload, recipe, str(out)],
                 stdout=subprocess.DEVNULL,
                 stderr=open(work / f"{workload}-{recipe}.log", "w"),
             )

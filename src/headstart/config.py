@@ -58,6 +58,15 @@ class ModelConfig:
     classifier_dropout: float | None = _f(
         None, "Dropout before the classification layer; the backbone's own setting when null.", flags=("--dropout",)
     )
+    attention_dropout: float | None = _f(
+        0.0,
+        "Dropout on the attention probabilities while training (the backbone config's "
+        "attention_probs_dropout_prob, attention_dropout or attn_pdrop). 0, the default, lets training run "
+        "fused attention kernels that take no dropout (flash attention on CPU: 8x512-token bf16 steps of "
+        "minilm 2.2x faster) with no measured loss of accuracy (README, training speed); null keeps the "
+        "backbone's own rate (0.1 for BERT-family models). T5 has one dropout_rate for everything and keeps it.",
+        flags=("--attention_dropout",),
+    )
     head_hidden_size: int = _f(
         0, "Width of an extra hidden layer between pooling and the classification layer (0: none)."
     )
@@ -315,6 +324,8 @@ class RunConfig:
             out.append(f"data.test_fraction must be between 0 and 1, found {self.data.test_fraction}")
         if self.model.classifier_dropout is not None and not 0 <= self.model.classifier_dropout < 1:
             out.append(f"model.classifier_dropout must be in [0, 1), found {self.model.classifier_dropout}")
+        if self.model.attention_dropout is not None and not 0 <= self.model.attention_dropout < 1:
+            out.append(f"model.attention_dropout must be in [0, 1), found {self.model.attention_dropout}")
         if self.model.head_hidden_size < 0:
             out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
         if self.task.threshold is not None and not 0 < self.task.threshold < 1:

@@ -173,3 +173,49 @@ def test_cli_flags_for_heads_tasks_and_weights(tiny_model_dir, tmp_path, capsys)
     assert main(["predict", str(out), "wonderful film excellent acting"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(line["labels"]) == {"pos", "cinema"}
+
+
+@pytest.mark.parametrize(
+    "task, model",
+    [
+        ("text-classification", {}),  # transformers' own head
+        ("text-classification", {"pooling": "mean"}),  # headstart's head
+        ("token-classification", {}),
+        ("token-classification", {"crf": True}),
+    ],
+)
+@pytest.mark.parametrize("rate", [0.0, 0.25, None])
+def test_attention_dropout_reaches_the_backbone_of_every_head(task, model, rate, tiny_model_dir, tmp_path):
+    from headstart.config import RunConfig
+    from headstart.modeling.backbones import backbone_configs
+    from headstart.tasks import get_task
+
+    cfg = RunConfig()
+    cfg.task.type, cfg.task.crf = task, model.pop("crf", False)
+    cfg.model.pooling, cfg.model.attention_dropout = model.get("pooling"), rate
+    names = ["O", "B-PER", "I-PER"] if task == "token-classification" else ["neg", "pos"]
+    built = get_task(task).build_model(str(tiny_model_dir), LabelSet(names), cfg)
+    expected = 0.1 if rate is None else rate  # None: the backbone's own (BertConfig's default)
+    assert {c.attention_probs_dropout_prob for c in backbone_configs(built)} == {expected}
+    attention = next(m for m in built.modules() if type(m).__name__ == "BertSelfAttention")
+    assert attention.dropout.p == expected, "the attention layers are built with it"
+    assert {c.hidden_dropout_prob for c in backbone_configs(built)} == {0.1}, "hidden-state dropout untouched"
+
+
+def test_attention_dropout_setting_of_decoders_and_t5(tiny_gpt2_dir, tiny_llama_dir, tiny_t5_dir):
+    from headstart.modeling.backbones import encoder_from_pretrained
+
+    assert encoder_from_pretrained(str(tiny_gpt2_dir), 0.0).config.attn_pdrop == 0.0
+    assert encoder_from_pretrained(str(tiny_gpt2_dir)).config.attn_pdrop == 0.1
+    assert encoder_from_pretrained(str(tiny_llama_dir), 0.2).config.attention_dropout == 0.2
+    t5 = encoder_from_pretrained(str(tiny_t5_dir), 0.0).config
+    assert t5.dropout_rate == 0.1 and not hasattr(t5, "attention_dropout"), "T5 keeps its single dropout_rate"
+
+
+def test_attention_dropout_outside_zero_to_one_is_refused():
+    from headstart.config import RunConfig
+
+    cfg = RunConfig()
+    cfg.model.attention_dropout = 1.0
+    with pytest.raises(ConfigError, match=r"model.attention_dropout must be in \[0, 1\), found 1.0"):
+        cfg.validate()

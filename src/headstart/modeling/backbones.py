@@ -100,6 +100,30 @@ def supports_lean_attention(model: Any) -> bool:
     return bool(configs) and all(quirks_for(c).lean_attention for c in configs)
 
 
+# The names transformers' configs give the dropout on attention probabilities: BERT, RoBERTa,
+# ELECTRA, ALBERT, MPNet, DeBERTa; DistilBERT, GPT-NeoX, GPT-Neo, Llama, Mistral, Qwen, Phi, Gemma;
+# GPT-2, GPT-J. T5 has none of its own (one dropout_rate for everything) and keeps its rate.
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
+
+
+def attention_dropout_setting(config: Any, rate: float | None) -> dict[str, float]:
+    """The ``from_pretrained`` keyword that sets ``config``'s attention dropout to ``rate`` (none
+    when ``rate`` is None, keeping the backbone's own, or when the config has no such setting).
+
+    >>> from transformers import BertConfig, GPT2Config, T5Config
+    >>> attention_dropout_setting(BertConfig(), 0.0), attention_dropout_setting(GPT2Config(), 0.0)
+    ({'attention_probs_dropout_prob': 0.0}, {'attn_pdrop': 0.0})
+    >>> attention_dropout_setting(T5Config(), 0.0), attention_dropout_setting(BertConfig(), None)
+    ({}, {})
+    """
+    if rate is None:
+        return {}
+    for key in ATTENTION_DROPOUT_KEYS:
+        if key in config.to_dict():
+            return {key: rate}
+    return {}
+
+
 def is_byte_level(tokenizer: Any) -> bool:
     """Whether the tokenizer is a byte-level BPE (GPT-2, RoBERTa, SmolLM2) that marks a word's
     leading space in its tokens: pre-split words then need ``add_prefix_space=True`` or each word
@@ -203,10 +227,13 @@ def encoder_class(config: Any) -> Any:
     return getattr(transformers, name) if name else transformers.AutoModel
 
 
-def encoder_from_pretrained(path: str) -> Any:
+def encoder_from_pretrained(path: str, attention_dropout: float | None = None) -> Any:
+    """The pretrained backbone at ``path`` without a head; ``attention_dropout`` replaces its
+    attention dropout rate when given (``attention_dropout_setting``)."""
     from transformers import AutoConfig
 
-    return encoder_class(AutoConfig.from_pretrained(path)).from_pretrained(path)
+    config = AutoConfig.from_pretrained(path)
+    return encoder_class(config).from_pretrained(path, **attention_dropout_setting(config, attention_dropout))
 
 
 def encoder_from_config(config: Any) -> Any:

@@ -78,9 +78,10 @@ class HeadstartClassifier(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
     @classmethod
-    def from_encoder(cls, path: str, **settings: Any) -> HeadstartClassifier:
-        """A new classifier whose backbone starts from the pretrained weights at ``path``."""
-        encoder = encoder_from_pretrained(path)
+    def from_encoder(cls, path: str, attention_dropout: float | None = None, **settings: Any) -> HeadstartClassifier:
+        """A new classifier whose backbone starts from the pretrained weights at ``path`` (with
+        ``attention_dropout`` as its attention dropout rate when given)."""
+        encoder = encoder_from_pretrained(path, attention_dropout)
         model = cls(HeadstartClassifierConfig(encoder=encoder.config.to_dict(), **settings))
         model.encoder = encoder
         return model
@@ -122,7 +123,7 @@ def build_sequence_classifier(path: str, model_cfg: Any, problem_type: str, **la
     """
     from transformers import AutoConfig
 
-    from headstart.modeling.backbones import quirks_for
+    from headstart.modeling.backbones import attention_dropout_setting, quirks_for
 
     config = AutoConfig.from_pretrained(path)
     quirks = quirks_for(config)
@@ -142,8 +143,10 @@ def build_sequence_classifier(path: str, model_cfg: Any, problem_type: str, **la
             classifier_dropout=0.1 if dropout is None else dropout,
             head_hidden_size=model_cfg.head_hidden_size,
             head_activation=model_cfg.head_activation,
+            attention_dropout=model_cfg.attention_dropout,
             **settings,
         )
     if dropout is not None:
         settings["classifier_dropout"] = dropout
+    settings.update(attention_dropout_setting(config, model_cfg.attention_dropout))
     return AutoModelForSequenceClassification.from_pretrained(path, **settings)

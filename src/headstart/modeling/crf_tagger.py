@@ -73,10 +73,16 @@ class CrfTagger(PreTrainedModel):
 
     @classmethod
     def from_encoder(
-        cls, path: str, id2label: dict[int, str], label2id: dict[str, int], classifier_dropout: float = 0.1
+        cls,
+        path: str,
+        id2label: dict[int, str],
+        label2id: dict[str, int],
+        classifier_dropout: float = 0.1,
+        attention_dropout: float | None = None,
     ) -> CrfTagger:
-        """A new tagger whose encoder starts from the pretrained weights at ``path``."""
-        encoder = encoder_from_pretrained(path)
+        """A new tagger whose encoder starts from the pretrained weights at ``path`` (with
+        ``attention_dropout`` as its attention dropout rate when given)."""
+        encoder = encoder_from_pretrained(path, attention_dropout)
         config = CrfTaggerConfig(
             encoder=encoder.config.to_dict(),
             id2label=id2label,

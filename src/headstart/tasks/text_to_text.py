@@ -17,7 +17,7 @@ from headstart.artifacts import ModelInfo
 from headstart.config import RunConfig
 from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError
-from headstart.modeling.backbones import ENCODER_DECODER, load_tokenizer, quirks_for
+from headstart.modeling.backbones import ENCODER_DECODER, attention_dropout_setting, load_tokenizer, quirks_for
 from headstart.modeling.text_to_text import as_text_to_text, label_targets
 from headstart.tasks.text_classification import TextClassification
 
@@ -27,14 +27,16 @@ class TextToText(TextClassification):
     pipeline_task: ClassVar[str] = "text2text-generation"
 
     def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
-        family = quirks_for(AutoConfig.from_pretrained(path)).family
+        config = AutoConfig.from_pretrained(path)
+        family = quirks_for(config).family
         if family != ENCODER_DECODER:
             raise ConfigError(
                 "an encoder-decoder backbone (T5 family) for task.type text-to-text",
                 found=f"'{cfg.model.name}', a{'n' if family[0] == 'e' else ''} {family}",
                 fix="use a T5 model (e.g. google/flan-t5-small), or task.type text-classification",
             )
-        return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path), path, labels.names)
+        setting = attention_dropout_setting(config, cfg.model.attention_dropout)  # none for T5 itself
+        return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path, **setting), path, labels.names)
 
     def load_model(self, path: str) -> Any:
         return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path), path, ModelInfo.read(path).labels)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import datasets
 import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification
+from transformers import AutoConfig, AutoModelForTokenClassification
 
 from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
@@ -30,6 +30,7 @@ from headstart.errors import DataError, LabelError
 from headstart.evaluation.metrics import MISTAKES_SHOWN
 from headstart.evaluation.ner_metrics import entity_metrics
 from headstart.inference.decoding import TagDecoder
+from headstart.modeling.backbones import attention_dropout_setting
 from headstart.modeling.crf_tagger import CrfTagger
 
 
@@ -126,7 +127,10 @@ class TokenClassification:
         # (T5: the Auto class maps it to T5ForTokenClassification, which runs the encoder only)
         dropout = {} if cfg.model.classifier_dropout is None else {"classifier_dropout": cfg.model.classifier_dropout}
         if cfg.task.crf:
-            return CrfTagger.from_encoder(path, labels.id2label, labels.label2id, **dropout)
+            return CrfTagger.from_encoder(
+                path, labels.id2label, labels.label2id, attention_dropout=cfg.model.attention_dropout, **dropout
+            )
+        dropout.update(attention_dropout_setting(AutoConfig.from_pretrained(path), cfg.model.attention_dropout))
         return AutoModelForTokenClassification.from_pretrained(
             path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id, **dropout
         )

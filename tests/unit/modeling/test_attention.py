@@ -74,6 +74,27 @@ def test_short_inputs_take_eager_attention_bit_for_bit(monkeypatch):
     assert saved(255) == 255 * 255 and saved(256) < 256 * 256, "the lean function from 256 tokens on"
 
 
+def test_without_dropout_long_inputs_take_torch_fused_attention(monkeypatch):
+    """Dropout 0 (model.attention_dropout's default): torch's fused kernel; with dropout: the lean function."""
+    calls = []
+    fused = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(k) or fused(*a, **k)
+    )
+    q, k, v = _qkv(torch.float32)
+    mask = _padding()
+    out, _ = lean.lean_attention_forward(_Layer(), q, k, v, mask, dropout=0.0)
+    assert len(calls) == 1 and calls[0]["dropout_p"] == 0.0
+    scaled = q * q.shape[-1] ** -0.5  # the lean function takes q pre-scaled
+    ref = lean._LeanAttention.apply(scaled, k, v, lean._as_bias(mask, q.dtype), 0.0, 0).transpose(1, 2)
+    assert torch.allclose(out, ref, atol=1e-6)
+    lean.lean_attention_forward(_Layer(), q, k, v, mask, dropout=0.1)
+    assert len(calls) == 1, "dropout goes to the lean function, which draws its own masks"
+    monkeypatch.setattr(lean, "LEAN_MIN_TOKENS", 256)
+    lean.lean_attention_forward(_Layer(), q, k, v, mask, dropout=0.0)
+    assert len(calls) == 1, "short inputs run eager's operations"
+
+
 def test_gradients_with_dropout_match_finite_differences():
     q, k, v = _qkv()
 
@@ -141,6 +162,7 @@ def test_no_tokens_by_tokens_tensor_is_kept_for_backward():
     square = 2 * 2 * tokens * tokens * 4
     assert saved_bytes(eager_attention_forward) >= square
     assert saved_bytes(lean.lean_attention_forward) < square / 4
+    assert saved_bytes(lambda *a, **k: lean.lean_attention_forward(*a, **{**k, "dropout": 0.0})) < square / 4
 
 
 def test_whole_models_match_eager_in_evaluation(tiny_model_dir, tiny_llama_dir):
