@@ -232,7 +232,6 @@ def run_headstart(workload: str, work: Path, overrides: list[str]) -> dict[str, 
 
     spec, data = WORKLOADS[workload], LOADERS[workload]()
     cfg = RunConfig()
-    apply_overrides(cfg, overrides)  # an ablation of one default: --headstart-set model.attention_dropout=null
     cfg.model.max_length = spec["max_length"]
     cfg.train.per_device_train_batch_size = spec["batch"]
     cfg.train.num_train_epochs = spec["epochs"]
@@ -240,6 +239,8 @@ def run_headstart(workload: str, work: Path, overrides: list[str]) -> dict[str, 
     cfg.train.output_dir = str(work / f"{workload}-headstart")
     cfg.train.overwrite_output_dir = True
     cfg.train.disable_tqdm = True
+    # an ablation of one default (--headstart-set model.attention_dropout=null), or another seed
+    apply_overrides(cfg, overrides)
     started = time.perf_counter()
     if workload == "conll":
         cfg.task.type = "token-classification"

@@ -75,7 +75,8 @@ class ModelConfig:
         None,
         "Attention kernel for training (transformers' attn_implementation): headstart, eager, sdpa, "
         "flash_attention_2, flex_attention. Null picks what measured fastest for the device and precision "
-        "(on CPU: headstart, a lean attention that keeps no tokens x tokens tensor for the backward pass; "
+        "(on CPU: headstart, which runs eager's operations on short inputs and from 256 tokens torch's fused "
+        "kernel, or with attention dropout a lean function that keeps no tokens x tokens tensor for backward; "
         "sdpa on GPU and for evaluation; see headstart/hardware.py). A run-time choice, not saved in the model.",
         choices=(None, "headstart", "eager", "sdpa", "flash_attention_2", "flex_attention"),
     )
@@ -245,6 +246,12 @@ class TrainConfig:
     save_minutes: float = _f(
         30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."
     )
+    release_memory_steps: int = _f(
+        16,
+        "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
+        "training steps and after each evaluation (0: never). Batches of varying length fragment the heap: "
+        "an IMDB run (512 tokens) peaked at 2.49 GB with it and climbed to 3.0-3.5 GB without.",
+    )
     resume: bool = _f(
         False,
         "Require continuing an interrupted run in output_dir (an error if there is none). Without it, "
@@ -314,6 +321,8 @@ class RunConfig:
             if getattr(self.train, key) is not None:
                 positive[f"train.{key}"] = getattr(self.train, key)
         out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]
+        if self.train.release_memory_steps < 0:
+            out.append(f"train.release_memory_steps must be >= 0, found {self.train.release_memory_steps}")
         if self.train.num_train_epochs <= 0 and self.train.max_steps <= 0:
             out.append(f"train.num_train_epochs must be > 0, found {self.train.num_train_epochs}")
         if self.train.learning_rate <= 0:

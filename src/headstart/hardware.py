@@ -1,20 +1,24 @@
 """What the hardware runs fast: bf16 or fp32, and which attention implementation.
 
 Both training and prediction ask here, so a model trained in bf16 is also served in bf16 where
-that pays. The choices are measurements on a 2-core Xeon with avx512_bf16, torch 2.13, minilm:
+that pays. The choices are measurements on 2-core machines with avx512_bf16 (a Xeon, then an
+AMD EPYC), torch 2.13, minilm:
 
 - precision: a training step in bf16 autocast runs 2.0x the fp32 one (2,922 vs 1,444 tokens/s at
   16x128, ``bench/attention_speed.py``) on a CPU with native bf16 dot products (avx512_bf16 or
   AMX) — and there only: without them bf16 is emulated and slower than fp32.
-- attention for training on CPU, both precisions: ``headstart`` (``modeling/attention.py``:
-  recomputes the attention probabilities in the backward pass instead of keeping them, and draws
-  its dropout mask 10x cheaper than ``torch.dropout``). Training steps of minilm on padded
-  batches (80-100 % full), tokens/s and peak RSS: bf16 8x512 1,482 / 1.56 GB against eager's 606
-  / 2.94 GB (SDPA 701 / 3.27 GB); bf16 16x128 2,592 / 1.22 GB against eager's 2,472 / 1.44 GB;
-  fp32 8x512 838 / 2.09 GB against SDPA's 636 / 3.53 GB; fp32 16x128 1,607 against 1,210.
-  Below ``LEAN_MIN_TOKENS`` (256) key tokens it runs eager's operations (real MRPC batches of
-  ~50 tokens trained slower with the lean function). Before it existed, eager beat SDPA in bf16
-  training and SDPA won in fp32.
+- attention for training on CPU, both precisions: ``headstart`` (``modeling/attention.py``),
+  which picks per layer call: eager's operations below ``LEAN_MIN_TOKENS`` (256) key tokens,
+  torch's fused SDPA kernel (flash attention) from there on when the attention dropout is 0
+  (``model.attention_dropout``, the default), and otherwise a lean function that recomputes the
+  probabilities in the backward pass and draws its dropout mask 10x cheaper than ``torch.dropout``.
+  Minilm bf16 training steps without attention dropout, ms per step on a 2-core AMD EPYC: 16x128
+  eager 583 against SDPA's 802, 16x64 295 against 359, 8x192 517 against 550, 8x256 681
+  against 703 (1.57 against 1.25 GB), 8x320 1,317 against 1,042, 8x512 SDPA 1,820 (1.50 GB)
+  against eager's 3,788 — short inputs favour eager, long ones the fused kernel. With attention
+  dropout 0.1 the lean function ran 8x512 steps at 1,482 real tokens/s and 1.56 GB against
+  eager's 606 at 2.94 GB (SDPA 701 / 3.27 GB) on the Xeon of earlier measurements; on the EPYC
+  3,295 ms against the fused kernel's 1,820 without dropout.
 - attention for prediction: ``sdpa`` in both precisions. With real, padded batches SDPA was
   faster (``Predictor`` on 400 IMDB test reviews: bf16 37.1 and 33.1 reviews/s against eager's
   26.4 and 24.0; fp32 23.9 against 16.8), although unpadded synthetic batches had favoured eager

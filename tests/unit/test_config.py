@@ -37,7 +37,14 @@ def test_train_section_keeps_hf_names():
 
     hf = {f.name for f in dataclasses.fields(TrainingArguments)}
     ours = {f.name for f in dataclasses.fields(SECTIONS["train"])}
-    own = {"overwrite_output_dir", "early_stopping_patience", "save_minutes", "resume", "max_tokens_per_batch"}
+    own = {
+        "overwrite_output_dir",
+        "early_stopping_patience",
+        "save_minutes",
+        "resume",
+        "max_tokens_per_batch",
+        "release_memory_steps",
+    }
     assert ours - hf == own
 
 

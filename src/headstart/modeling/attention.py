@@ -7,7 +7,15 @@ second matmul reads: ~175 MB per layer for 8 x 512 tokens) and draws its dropout
 step at 512 tokens. SDPA's fused CPU kernels do not take dropout, so in training SDPA falls back
 to the same math.
 
-This implementation is one autograd function that keeps only query, key, value and the mask,
+Each layer call takes one of three paths, by its key length and dropout rate:
+
+- under ``LEAN_MIN_TOKENS`` (256) key tokens: eager attention's own operations (bit for bit);
+- dropout 0 (``model.attention_dropout``, headstart's default): torch's fused
+  ``scaled_dot_product_attention`` (flash attention on CPU: tiled, keeping only a log-sum-exp per
+  row for backward), which takes no dropout on CPU;
+- dropout > 0: the lean function below.
+
+The lean function is one autograd function that keeps only query, key, value and the mask,
 and recomputes the attention probabilities in the backward pass (as flash attention does, but
 untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
 per element from numpy's SFC64 generator, seeded by a draw from torch's generator, so

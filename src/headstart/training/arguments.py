@@ -22,6 +22,7 @@ OWN_FIELDS = {
     "early_stopping_patience",
     "save_steps",
     "save_minutes",
+    "release_memory_steps",
     "resume",
     "max_tokens_per_batch",
 }

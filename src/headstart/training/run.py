@@ -44,7 +44,7 @@ from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import training_arguments
-from headstart.training.callbacks import CheckpointSchedule
+from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, release_free_memory
 from headstart.training.class_weights import resolve_class_weights
 from headstart.training.distributed import is_main, leave
 from headstart.training.estimate import describe, estimate_run_seconds
@@ -124,6 +124,8 @@ def train(
             str(trainer.args.device),
             bf16=trainer.args.bf16,  # scored as it was trained, and as Predictor.load runs it here
         )
+        if cfg.train.release_memory_steps:
+            release_free_memory()  # training's fragments, before scoring allocates its own
         info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
         splits = {"validation": bundle.validation, "test": bundle.test}
         metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
@@ -286,6 +288,8 @@ def _make_trainer(
             fix="pick one of these",
         )
     callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
+    if cfg.train.release_memory_steps:
+        callbacks.append(ReleaseFreeMemory(cfg.train.release_memory_steps))
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)
