@@ -325,6 +325,15 @@ def main() -> None:
         child(args.child[0], args.child[1], work, Path(args.child[2]), args.headstart_set)
         return
     recipes = args.recipes.split(",") + (["headstart-set"] if args.headstart_set else [])
+    if args.headstart_set:  # a wrong key or value fails here, before the first recipe runs
+        from headstart import RunConfig
+        from headstart.config import apply_overrides
+        from headstart.errors import ConfigError
+
+        try:
+            apply_overrides(RunConfig(), args.headstart_set)
+        except ConfigError as exc:
+            sys.exit(f"--headstart-set: {exc}")
     if not DATA.is_dir():
         sys.exit(f"needs the shared data at {DATA}")
     import torch

@@ -63,7 +63,8 @@ class ModelConfig:
         "Dropout on the attention probabilities while training (the backbone config's "
         "attention_probs_dropout_prob, attention_dropout or attn_pdrop). 0, the default, lets training run "
         "fused attention kernels that take no dropout (flash attention on CPU: 8x512-token bf16 steps of "
-        "minilm 2.2x faster) with no measured loss of accuracy (README, training speed); null keeps the "
+        "minilm 1.8-2.2x faster). Accuracy, measured against 0.1 (README, training speed): IMDB the same "
+        "over three seeds (82.6 both), on seed 42 MRPC -1.4 and CoNLL -0.3 F1. Null keeps the "
         "backbone's own rate (0.1 for BERT-family models). T5 has one dropout_rate for everything and keeps it.",
         flags=("--attention_dropout",),
     )
@@ -250,7 +251,7 @@ class TrainConfig:
         16,
         "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
         "training steps and after each evaluation (0: never). Batches of varying length fragment the heap: "
-        "an IMDB run (512 tokens) peaked at 2.49 GB with it and climbed to 3.0-3.5 GB without.",
+        "IMDB runs (512 tokens) peaked at 2.48-2.49 GB with it and at 3.2-3.5 GB without.",
     )
     resume: bool = _f(
         False,
