@@ -4,8 +4,9 @@ The measurement behind ``modeling/speed.py``'s table: for minilm (the default ba
 training step (forward, backward, AdamW step; batch of B x T tokens, all real) and one inference
 forward, in fp32 and in bf16 autocast, with each attention implementation transformers offers
 for BERT (``eager``, ``sdpa``). Also the machine's matmul peak in both dtypes (a 2048^3 matmul,
-best of 5), so the tokens/s can be read as a share of it. Median of ``--repeats`` timed steps
-after 2 warm-up steps.
+best of 5; smaller where bf16 is emulated), so the tokens/s can be read as a share of it. Median
+of ``--repeats`` timed steps after 2 warm-up steps. bf16 runs only where the CPU has native bf16
+(``--dtypes`` to force it).
 
     .venv/bin/python bench/attention_speed.py            # ~3 min on 2 cores
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from headstart.hardware import bf16_fast
 from headstart.models import resolve_model
 from headstart.training.flops import matmul_peak, training_flops_per_token
 
@@ -62,14 +64,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="bench/results/attention_speed.json")
+    parser.add_argument(
+        "--dtypes",
+        default=None,
+        help="fp32,bf16 (default: both where the CPU has native bf16, else fp32 only: emulated bf16 "
+        "steps run many times slower than fp32 and would take hours)",
+    )
     args = parser.parse_args()
+    dtypes = args.dtypes.split(",") if args.dtypes else ["fp32", *(["bf16"] if bf16_fast("cpu") else [])]
     peak = {dtype: matmul_peak(dtype) for dtype in ("fp32", "bf16")}
     print(f"matmul peak GFLOP/s: fp32 {peak['fp32'] / 1e9:.0f}, bf16 {peak['bf16'] / 1e9:.0f}", file=sys.stderr)
     model = AutoModelForSequenceClassification.from_pretrained(resolve_model("minilm"), num_labels=2)
     rows = []
     for mode in ("train", "predict"):
         for batch, length in ((16, 128), (8, 512)):
-            for dtype in ("fp32", "bf16"):
+            for dtype in dtypes:
                 for attn in ("eager", "sdpa"):
                     tps = measure(attn, dtype, batch, length, args.repeats, train=mode == "train")
                     flops = training_flops_per_token(model.config, length) / (1 if mode == "train" else 3)

@@ -93,10 +93,10 @@ def choose_bf16(requested: bool | None, device: str) -> bool:
     """``requested`` when given (the user's --bf16 true/false), else $HEADSTART_BF16 when set, else
     whether bf16 is native here."""
     if requested is not None:
-        return requested
+        return _warn_if_emulated(requested, device, "train.bf16 true")
     forced = os.environ.get(ENV, "").strip().lower()
     if forced in ("1", "true", "0", "false"):
-        return forced in ("1", "true")
+        return _warn_if_emulated(forced in ("1", "true"), device, f"${ENV}={forced}")
     if forced not in ("", "auto"):
         raise ConfigError(f"${ENV} of 1, 0 or auto", found=repr(forced), fix=f"unset {ENV} or set it to 1 or 0")
     chosen = bf16_fast(device)
@@ -106,6 +106,20 @@ def choose_bf16(requested: bool | None, device: str) -> bool:
         f"native bf16 on this {torch.device(device).type}" if chosen else "no native bf16 on this device",
     )
     return chosen
+
+
+def _warn_if_emulated(bf16: bool, device: str, source: str) -> bool:
+    """``bf16``, with a warning where it is forced on a device that only emulates it: on a CPU
+    without avx512_bf16 / AMX (a Zen 1 EPYC) a bf16 matmul ran at 0.18 GFLOP/s against fp32's 66,
+    and a minilm 16x56 training step took 16.1 s against 1.26 s in fp32."""
+    if bf16 and not bf16_fast(device):
+        logger.warning(
+            "precision: bf16 forced by %s, but this %s has no native bf16 (avx512_bf16, AMX or a bf16 GPU): "
+            "it is emulated, and training can run over 10x slower than fp32; unset it to let headstart choose",
+            source,
+            torch.device(device).type,
+        )
+    return bf16
 
 
 def attention_implementation(device: str, bf16: bool, *, training: bool = False) -> str:

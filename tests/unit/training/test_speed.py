@@ -34,6 +34,25 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert choose_bf16(None, "cpu") is False
 
 
+def test_forcing_bf16_where_it_is_emulated_warns(monkeypatch, caplog):
+    monkeypatch.delenv("HEADSTART_BF16", raising=False)
+    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: False)
+    with caplog.at_level("WARNING", logger="headstart.hardware"):
+        assert choose_bf16(True, "cpu") is True
+    assert "bf16 forced by train.bf16 true" in caplog.text and "no native bf16" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("HEADSTART_BF16", "1")
+    with caplog.at_level("WARNING", logger="headstart.hardware"):
+        assert choose_bf16(None, "cpu") is True
+    assert "$HEADSTART_BF16=1" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: True)
+    with caplog.at_level("WARNING", logger="headstart.hardware"):
+        assert choose_bf16(True, "cpu") is True
+        assert choose_bf16(False, "cpu") is False
+    assert caplog.text == ""
+
+
 def test_a_bad_environment_value_is_a_config_error(monkeypatch):
     monkeypatch.setenv("HEADSTART_BF16", "maybe")
     with pytest.raises(ConfigError, match="HEADSTART_BF16 of 1, 0 or auto.*maybe"):
