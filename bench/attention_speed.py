@@ -72,6 +72,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     dtypes = args.dtypes.split(",") if args.dtypes else ["fp32", *(["bf16"] if bf16_fast("cpu") else [])]
+    if not set(dtypes) <= {"fp32", "bf16"}:
+        parser.error(f"--dtypes takes fp32, bf16 or fp32,bf16; found {args.dtypes!r}")
     peak = {dtype: matmul_peak(dtype) for dtype in ("fp32", "bf16")}
     print(f"matmul peak GFLOP/s: fp32 {peak['fp32'] / 1e9:.0f}, bf16 {peak['bf16'] / 1e9:.0f}", file=sys.stderr)
     model = AutoModelForSequenceClassification.from_pretrained(resolve_model("minilm"), num_labels=2)

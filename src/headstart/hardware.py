@@ -93,7 +93,7 @@ def choose_bf16(requested: bool | None, device: str) -> bool:
     """``requested`` when given (the user's --bf16 true/false), else $HEADSTART_BF16 when set, else
     whether bf16 is native here."""
     if requested is not None:
-        return _warn_if_emulated(requested, device, "train.bf16 true")
+        return _warn_if_emulated(requested, device, "the bf16 setting (--bf16 true)")
     forced = os.environ.get(ENV, "").strip().lower()
     if forced in ("1", "true", "0", "false"):
         return _warn_if_emulated(forced in ("1", "true"), device, f"${ENV}={forced}")

@@ -65,12 +65,12 @@ def matmul_peak(dtype: str = "fp32", size: int = 2048, repeats: int = 5) -> floa
     """Best FLOP/s of a ``size``^3 matmul in ``fp32`` or ``bf16`` on the CPU, with torch's threads.
 
     A dtype the CPU only emulates gets a smaller matmul: bf16 without avx512_bf16 / AMX ran at
-    0.18 GFLOP/s on a Zen 1 EPYC (fp32: 66), where one 2048^3 product takes 95 s. A 256^3 probe
+    0.18 GFLOP/s on a Zen 1 EPYC (fp32: 66), so one 2048^3 product would take ~95 s. A 256^3 probe
     sets the size so that one product takes about a second at most.
     """
     torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
     probe = min(size, 256)
-    rate = _matmul_rate(torch_dtype, probe, 1)
+    rate = _matmul_rate(torch_dtype, probe, 1 if size > probe else repeats)
     while size > probe and 2 * size**3 / rate > 1.0:
         size //= 2
     return max(rate, _matmul_rate(torch_dtype, size, repeats)) if size > probe else rate

@@ -39,7 +39,7 @@ def test_forcing_bf16_where_it_is_emulated_warns(monkeypatch, caplog):
     monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: False)
     with caplog.at_level("WARNING", logger="headstart.hardware"):
         assert choose_bf16(True, "cpu") is True
-    assert "bf16 forced by train.bf16 true" in caplog.text and "no native bf16" in caplog.text
+    assert "bf16 forced by the bf16 setting" in caplog.text and "no native bf16" in caplog.text
     caplog.clear()
     monkeypatch.setenv("HEADSTART_BF16", "1")
     with caplog.at_level("WARNING", logger="headstart.hardware"):
