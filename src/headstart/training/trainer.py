@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,7 @@ class HeadstartTrainer(Trainer):
         eval_attention: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self._loading_validation = False  # set while a dataloader of the validation set is built
         super().__init__(*args, **kwargs)
         self.train_lengths = train_lengths
         self.eval_lengths = eval_lengths
@@ -125,10 +128,29 @@ class HeadstartTrainer(Trainer):
             )
         return super()._get_train_sampler(train_dataset)
 
+    def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
+        with self._loading(eval_dataset is None or eval_dataset is self.eval_dataset):
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset: Any) -> DataLoader:
+        with self._loading(test_dataset is self.eval_dataset):
+            return super().get_test_dataloader(test_dataset)
+
+    @contextlib.contextmanager
+    def _loading(self, validation: bool) -> Iterator[None]:
+        # The sampler hook only sees the dataset after HF's _remove_unused_columns, a new Dataset
+        # whenever the encoded one has columns the model does not take (offsets, word ids, ...):
+        # whether it is the validation set has to be decided here, before that copy.
+        self._loading_validation = validation
+        try:
+            yield
+        finally:
+            self._loading_validation = False
+
     def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
         if self.args.world_size <= 1:
             lengths = self.eval_lengths
-            if eval_dataset is self.eval_dataset and lengths is not None and len(lengths) == len(eval_dataset):
+            if self._loading_validation and lengths is not None and len(lengths) == len(eval_dataset):
                 return LongestFirstSampler(lengths)
             return SequentialSampler(eval_dataset)
         return super()._get_eval_sampler(eval_dataset)

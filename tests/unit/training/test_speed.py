@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 from transformers import AutoModelForSequenceClassification
 
 from headstart import Predictor, RunConfig, train
@@ -218,7 +219,11 @@ def test_evaluation_runs_longest_first_in_the_prediction_attention_and_returns_i
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
     set_attention(model, "headstart")
     rows = [[2] + [10 + (i * 7 + j) % 30 for j in range(n)] + [3] for i, n in enumerate([3, 11, 1, 7, 20, 5, 9, 2])]
-    data = [{"input_ids": r, "attention_mask": [1] * len(r), "labels": i % 2} for i, r in enumerate(rows)]
+    # a Dataset with a column the model does not take, as the encoded splits have: HF's
+    # _remove_unused_columns copies it before the sampler hook sees it
+    data = Dataset.from_list(
+        [{"input_ids": r, "attention_mask": [1] * len(r), "labels": i % 2, "row": i} for i, r in enumerate(rows)]
+    )
     seen = []  # (attention kernel, batch length) of every forward pass
     model.register_forward_pre_hook(
         lambda m, a, kw: seen.append((m.config._attn_implementation, kw["input_ids"].shape[1])), with_kwargs=True
@@ -232,8 +237,16 @@ def test_evaluation_runs_longest_first_in_the_prediction_attention_and_returns_i
         eval_attention="sdpa",
         compute_metrics=lambda p: {"order": float((p.label_ids == [0, 1] * 4).all())},
     )
-    out = trainer.predict(data)
+    metrics = trainer.evaluate()
     assert [length for _, length in seen] == [22, 9, 4], "longest first: each batch pads to its own rows"
+    assert metrics["eval_order"] == 1.0
+    seen.clear()
+    other = Dataset.from_list(list(data))  # not the validation set: its lengths are unknown, input order
+    trainer.predict(other)
+    assert [length for _, length in seen] == [13, 22, 11]
+    seen.clear()
+    out = trainer.predict(data)
+    assert [length for _, length in seen] == [22, 9, 4]
     assert {kernel for kernel, _ in seen} == {"sdpa"}
     assert model.config._attn_implementation == "headstart", "training's attention is back after evaluation"
     assert out.label_ids.tolist() == [0, 1] * 4 and out.metrics["test_order"] == 1.0
