@@ -14,8 +14,9 @@ Workloads: IMDB (1,000 seeded train reviews, 1,000 seeded test reviews, max_leng
 1 epoch), MRPC (GLUE train 3,668 pairs, 3 epochs, batch 16, max_length 128, scored on the 1,725
 labeled test pairs), CoNLL-2003 (eng.train, 1 epoch, batch 16, max_length 128, entity F1 on
 eng.testb). headstart also gets a validation set (IMDB: 200 further train reviews; MRPC: GLUE
-dev; CoNLL: eng.testa) and evaluates it once per epoch inside its training time; the HF recipes
-do not evaluate while training.
+dev; CoNLL: eng.testa): it evaluates it once per epoch inside its training time when it trains
+for more than one epoch (MRPC), and once after training otherwise (the final scoring that every
+run does: ``end_to_end_seconds`` in the JSON). The HF recipes do not evaluate while training.
 
 Each recipe runs in a fresh process (so its peak RSS is its own). Per recipe: training wall time
 (``Trainer.train``), real (non-pad) tokens/s, the padding share of training batches, the test

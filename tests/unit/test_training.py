@@ -2,6 +2,7 @@
 
 import json
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,6 +146,35 @@ def test_early_stopping_and_best_checkpoint(tmp_path, tiny_model_dir):
     evals = [h for h in history if "eval_accuracy" in h]
     assert len(evals) == 3, "stops after 2 evaluations without improvement"
     assert result.metrics["validation"]["accuracy"] == max(h["eval_accuracy"] for h in evals)
+
+
+def test_one_epoch_scores_validation_once_after_training(tmp_path, tiny_model_dir, monkeypatch):
+    from headstart.training.trainer import HeadstartTrainer
+
+    passes = []  # validation passes inside training, per run
+    evaluate = HeadstartTrainer.evaluate
+    monkeypatch.setattr(HeadstartTrainer, "evaluate", lambda self, *a, **k: passes.append(1) or evaluate(self, *a, **k))
+
+    def run(name: str, **train_settings) -> tuple[Any, list[dict]]:
+        passes.clear()
+        cfg = {
+            "model": {"name": str(tiny_model_dir), "max_length": 32},
+            "train": {"output_dir": str(tmp_path / name), "disable_tqdm": True, "per_device_train_batch_size": 4}
+            | train_settings,
+        }
+        result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
+        return result, json.loads((result.output_dir / "metrics.json").read_text())["history"]
+
+    one, history = run("one", num_train_epochs=1)
+    assert passes == [], "one epoch: the pass inside training would score the final weights twice"
+    (point,) = [h for h in history if "eval_accuracy" in h]
+    assert point["scored_after_training"] and point["step"] == max(h["step"] for h in history)
+    assert point["eval_accuracy"] == one.metrics["validation"]["accuracy"]
+    assert (one.output_dir / "learning_curves.png").exists()
+    _, history = run("two", num_train_epochs=2)
+    assert len(passes) == 2 and len([h for h in history if "eval_accuracy" in h]) == 2, "epochs to choose from"
+    _, history = run("steps", num_train_epochs=1, max_steps=2)
+    assert len(passes) == 1, "a max_steps run keeps its evaluation"
 
 
 def test_bf16_training_runs_on_cpu(tmp_path, tiny_model_dir):

@@ -43,7 +43,7 @@ from headstart.modeling.backbones import align_model, backbone_configs, load_tok
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
-from headstart.training.arguments import training_arguments
+from headstart.training.arguments import scored_after_training_only, training_arguments
 from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, release_free_memory
 from headstart.training.class_weights import resolve_class_weights
 from headstart.training.distributed import is_main, leave
@@ -96,6 +96,9 @@ def train(
         trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary, weights)
         checks.estimate = _estimate(trainer, summary, cfg)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
+        after_training = bundle.validation is not None and scored_after_training_only(cfg.train)
+        if after_training:
+            logger.info("validation: scored once, after training (one epoch: a pass inside scores the same weights)")
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - start
@@ -129,6 +132,8 @@ def train(
         info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
         splits = {"validation": bundle.validation, "test": bundle.test}
         metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
+        if after_training and "validation" in metrics:  # the learning curve's one validation point
+            trainer.state.log_history.append(_validation_point(trainer.state, metrics["validation"]))
         _save(stage, trainer, tokenizer, cfg, info, metrics, seconds)
         work.strip()  # the checkpoints go only once everything else is saved
         publish(stage, out, cfg.train.overwrite_output_dir)
@@ -329,6 +334,16 @@ def _make_trainer(
             else None,  # one asked for by name is used throughout
             compute_loss_func=weighted_loss(class_weights, task.problem_type) if class_weights else None,
         )
+
+
+def _validation_point(state: Any, scores: dict[str, Any]) -> dict[str, Any]:
+    """The final validation scores as a Trainer log entry (``eval_<metric>`` at the last step)."""
+    point = {
+        f"eval_{name}": value
+        for name, value in scores.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and name != "n"
+    }
+    return {**point, "epoch": state.epoch, "step": state.global_step, "scored_after_training": True}
 
 
 def _info(
