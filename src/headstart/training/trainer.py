@@ -91,6 +91,15 @@ class HeadstartTrainer(Trainer):
         self.max_tokens_per_batch = max_tokens_per_batch
         self.eval_attention = eval_attention
         self.throughput = Throughput()
+        # Our heads (HeadstartClassifier, CrfTagger, HF's *ForTokenClassification, T5's seq2seq
+        # loss) take **kwargs but average their loss over their own batch and drop
+        # num_items_in_batch. HF reads **kwargs as "the loss is already divided by the items of
+        # all accumulated batches and devices" (transformers#47688): it then skips the division by
+        # gradient_accumulation_steps and multiplies by the number of processes, so the gradients
+        # came out gradient_accumulation_steps (or world size) times too large; 2 DDP processes
+        # trained to a log-loss of 0.50 where 1 reached 0.40. A compute_loss_func (class weights)
+        # does divide by num_items_in_batch and keeps HF's path.
+        self.model_accepts_loss_kwargs = False
 
     def get_train_dataloader(self) -> DataLoader:
         """Token-budget batches when ``max_tokens_per_batch`` is set; HF's own loader otherwise."""
