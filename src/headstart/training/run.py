@@ -338,11 +338,8 @@ def _make_trainer(
 
 def _validation_point(state: Any, scores: dict[str, Any]) -> dict[str, Any]:
     """The final validation scores as a Trainer log entry (``eval_<metric>`` at the last step)."""
-    point = {
-        f"eval_{name}": value
-        for name, value in scores.items()
-        if isinstance(value, int | float) and not isinstance(value, bool) and name != "n"
-    }
+    # the scores (floats); counts (n, entities) and per-class reports stay in metrics.json
+    point = {f"eval_{name}": value for name, value in scores.items() if isinstance(value, float)}
     return {**point, "epoch": state.epoch, "step": state.global_step, "scored_after_training": True}
 
 

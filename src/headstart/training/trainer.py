@@ -96,9 +96,9 @@ class HeadstartTrainer(Trainer):
         # num_items_in_batch. HF reads **kwargs as "the loss is already divided by the items of
         # all accumulated batches and devices" (transformers#47688): it then skips the division by
         # gradient_accumulation_steps and multiplies by the number of processes, so the gradients
-        # came out gradient_accumulation_steps (or world size) times too large; 2 DDP processes
-        # trained to a log-loss of 0.50 where 1 reached 0.40. A compute_loss_func (class weights)
-        # does divide by num_items_in_batch and keeps HF's path.
+        # came out gradient_accumulation_steps (or world size) times too large (2 DDP processes
+        # logged a mean training loss of 1.285 where 1 process logged 0.601; 0.643 since). A
+        # compute_loss_func (class weights) does divide by num_items_in_batch and keeps HF's path.
         self.model_accepts_loss_kwargs = False
 
     def get_train_dataloader(self) -> DataLoader:
