@@ -1,4 +1,4 @@
-"""What the hardware runs fast: bf16 or fp32, and which attention implementation.
+"""What the hardware runs fast: bf16 or fp32, which attention implementation, which dropout.
 
 Both training and prediction ask here, so a model trained in bf16 is also served in bf16 where
 that pays. The choices are measurements on 2-core machines with avx512_bf16 (a Xeon, then an
@@ -46,6 +46,7 @@ import torch
 
 from headstart.errors import ConfigError
 from headstart.modeling import attention as lean_attention
+from headstart.modeling import dropout as lean_dropout
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,17 @@ def _warn_if_emulated(bf16: bool, device: str, source: str) -> bool:
             torch.device(device).type,
         )
     return bf16
+
+
+# device type -> dropout for training (``modeling/dropout.py``: its mask is drawn on the CPU;
+# CUDA's own dropout kernel is fast). Minilm bf16 steps on a 2-core EPYC with avx512_bf16: 16x50
+# 173 -> 152 ms, 8x512 1,380 -> 1,221 ms.
+DROPOUT = {"cpu": lean_dropout.NAME}
+
+
+def dropout_implementation(device: str) -> str:
+    """The dropout for training on this device type: ``"headstart"`` or ``"torch"``."""
+    return DROPOUT.get(torch.device(device).type, "torch")
 
 
 def attention_implementation(device: str, bf16: bool, *, training: bool = False) -> str:

@@ -44,6 +44,7 @@ def test_train_section_keeps_hf_names():
         "resume",
         "max_tokens_per_batch",
         "release_memory_steps",
+        "keep_freed_memory",
     }
     assert ours - hf == own
 

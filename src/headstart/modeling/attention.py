@@ -18,10 +18,10 @@ Each layer call takes one of three paths, by its key length and dropout rate:
 The lean function is one autograd function that keeps only query, key, value and the mask,
 and recomputes the attention probabilities in the backward pass (as flash attention does, but
 untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
-per element from numpy's SFC64 generator, seeded by a draw from torch's generator, so
-``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the backward pass
-regenerates exactly the forward's mask. The drop probability is rounded to a multiple of 1/65536
-(0.1 becomes 0.100006).
+per element from numpy's SFC64 generator (``modeling/dropout.py``), seeded by a draw from torch's
+generator, so ``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the
+backward pass regenerates exactly the forward's mask. The drop probability is rounded to a
+multiple of 1/65536 (0.1 becomes 0.100006).
 
 Numerics: q is scaled before the first matmul (as SDPA does, tokens x dim instead of tokens x
 tokens); scores, mask, softmax and the softmax gradient stay in the inputs' dtype, which under
@@ -38,8 +38,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
+
+from headstart.modeling.dropout import draw_seed, drop_mask
 
 NAME = "headstart"
 # Below this many key tokens the layer runs eager attention's own operations instead (same values
@@ -47,17 +48,6 @@ NAME = "headstart"
 # short batches the lean function measured slower (MRPC, 3 epochs, pairs of ~50 tokens: 241.0 s
 # against eager's 226.4 s) although synthetic 16x64 / 16x128 steps had favoured it (+4 %, +5 %).
 LEAN_MIN_TOKENS = 256
-_BITS = 1 << 16
-
-
-def _drop_mask(shape: torch.Size, p: float, seed: int, device: torch.device) -> torch.Tensor:
-    """Boolean drop-mask of ``shape`` on ``device``: each element True with probability
-    ``round(p * 2**16) / 2**16``. Drawn on the CPU (the default table picks this attention only
-    there; named on a GPU it stays correct, only slow)."""
-    n = int(np.prod(shape))
-    words = np.random.Generator(np.random.SFC64(seed)).bit_generator.random_raw((n + 3) // 4)
-    draws = torch.from_numpy(words.view(np.int16)[:n])  # uniform over [-32768, 32767]
-    return (draws < round(p * _BITS) - _BITS // 2).view(shape).to(device)
 
 
 def _probabilities(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -80,7 +70,7 @@ class _LeanAttention(torch.autograd.Function):
             probs = _probabilities(q, k, bias)
             if p > 0:
                 # dropout's 1 / (1 - p) goes on v (tokens x dim) instead of the probabilities (tokens x tokens)
-                probs.masked_fill_(_drop_mask(probs.shape, p, seed, probs.device), 0)
+                probs.masked_fill_(drop_mask(probs.shape, p, seed, probs.device), 0)
                 out = torch.matmul(probs, v * (1 / (1 - p)))
             else:
                 out = torch.matmul(probs, v)
@@ -96,7 +86,7 @@ class _LeanAttention(torch.autograd.Function):
             grad_out = grad_out.to(v.dtype)
             probs = _probabilities(q, k, bias)  # recomputed
             if p > 0:
-                drop = _drop_mask(probs.shape, p, ctx.seed, probs.device)
+                drop = drop_mask(probs.shape, p, ctx.seed, probs.device)
                 grad_v = torch.matmul(probs.masked_fill(drop, 0).transpose(-1, -2), grad_out).mul_(1 / (1 - p))
                 grad_probs = torch.matmul(grad_out, v.transpose(-1, -2) * (1 / (1 - p))).masked_fill_(drop, 0)
                 del drop
@@ -145,7 +135,7 @@ def lean_attention_forward(
     dtype = value.dtype
     # scaling q (tokens x dim) is cheaper than scaling the scores (tokens x tokens)
     query, key = (query * scaling).to(dtype), key.to(dtype)
-    seed = int(torch.randint(0, 2**62, (1,), device="cpu")) if dropout > 0 else 0
+    seed = draw_seed() if dropout > 0 else 0
     bias = _as_bias(attention_mask, dtype)
     if bias is not None:
         bias = bias[..., : key.shape[-2]]

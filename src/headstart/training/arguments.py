@@ -23,6 +23,7 @@ OWN_FIELDS = {
     "save_steps",
     "save_minutes",
     "release_memory_steps",
+    "keep_freed_memory",
     "resume",
     "max_tokens_per_batch",
 }

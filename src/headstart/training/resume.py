@@ -35,7 +35,16 @@ RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CHECKPOINTS = "checkpoints"
 # Settings that do not change what a run computes: a resumed run may differ in these.
-VOLATILE = {"resume", "overwrite_output_dir", "disable_tqdm", "dataloader_num_workers", "report_to", "save_minutes"}
+# Settings that change how a run goes, not what it computes: a resumed run may differ in them.
+VOLATILE = {
+    "resume",
+    "overwrite_output_dir",
+    "disable_tqdm",
+    "dataloader_num_workers",
+    "report_to",
+    "save_minutes",
+    "keep_freed_memory",
+}
 
 
 @dataclass

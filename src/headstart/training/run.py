@@ -37,14 +37,16 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
-from headstart.hardware import attention_implementation, attention_of, set_attention
+from headstart.hardware import attention_implementation, attention_of, dropout_implementation, set_attention
 from headstart.modeling.attention import NAME as LEAN_ATTENTION
 from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
+from headstart.modeling.dropout import NAME as LEAN_DROPOUT
+from headstart.modeling.dropout import dropout_of, use_lean_dropout, use_torch_dropout
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
-from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, release_free_memory
+from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, keep_freed_memory, release_free_memory
 from headstart.training.class_weights import resolve_class_weights
 from headstart.training.distributed import is_main, leave
 from headstart.training.estimate import describe, estimate_run_seconds
@@ -99,6 +101,8 @@ def train(
         after_training = bundle.validation is not None and scored_after_training_only(cfg.train)
         if after_training:
             logger.info("validation: scored once, after training (one epoch: a pass inside scores the same weights)")
+        if cfg.train.keep_freed_memory and not keep_freed_memory():
+            logger.debug("keep_freed_memory: no glibc mallopt here, the C library's defaults stay")
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - start
@@ -117,6 +121,7 @@ def train(
             info["throughput"]["model_gflops_per_second"],
         )
         info["attn_implementation"] = attention_of(trainer.model)  # the training one
+        info["dropout_implementation"] = dropout_of(trainer.model)
         if weights is not None:
             info["class_weights"] = dict(zip(bundle.labels.names, weights))
         predictor = task.predictor_class()(
@@ -315,6 +320,11 @@ def _make_trainer(
             fix="leave --attn_implementation unset to use the measured default, or pick eager or sdpa",
         )
     logger.info("attention: %s (%s)", used, "bf16" if args.bf16 else "fp32")
+    dropout = cfg.model.dropout_implementation or dropout_implementation(args.device.type)
+    if dropout == LEAN_DROPOUT:
+        logger.info("dropout: headstart's cheaper mask in %d dropout modules", use_lean_dropout(model))
+    else:
+        use_torch_dropout(model)
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     with tensorboard_logs(checkpoints.parent, trackers):
         return HeadstartTrainer(

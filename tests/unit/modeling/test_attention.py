@@ -8,6 +8,7 @@ from transformers.models.bert.modeling_bert import eager_attention_forward
 from headstart.hardware import set_attention
 from headstart.modeling import attention as lean
 from headstart.modeling.backbones import QUIRKS
+from headstart.modeling.dropout import drop_mask
 
 
 @pytest.fixture(autouse=True)
@@ -105,11 +106,11 @@ def test_gradients_with_dropout_match_finite_differences():
 
 
 def test_dropout_rate_seed_and_torch_rng():
-    drop = lean._drop_mask(torch.Size([1000, 1000]), 0.1, 5, "cpu")
+    drop = drop_mask(torch.Size([1000, 1000]), 0.1, 5, "cpu")
     assert abs(drop.float().mean().item() - 0.1) < 0.002
-    assert torch.equal(drop, lean._drop_mask(torch.Size([1000, 1000]), 0.1, 5, "cpu"))
-    assert not torch.equal(drop, lean._drop_mask(torch.Size([1000, 1000]), 0.1, 6, "cpu"))
-    assert not lean._drop_mask(torch.Size([100]), 0.0, 5, "cpu").any()
+    assert torch.equal(drop, drop_mask(torch.Size([1000, 1000]), 0.1, 5, "cpu"))
+    assert not torch.equal(drop, drop_mask(torch.Size([1000, 1000]), 0.1, 6, "cpu"))
+    assert not drop_mask(torch.Size([100]), 0.0, 5, "cpu").any()
 
     q, k, v = _qkv()
     torch.manual_seed(3)

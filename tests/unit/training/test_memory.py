@@ -1,4 +1,5 @@
-"""Giving freed heap memory back to the operating system during training (``ReleaseFreeMemory``)."""
+"""How training uses glibc's heap: freed blocks kept for the next step (``keep_freed_memory``) and
+free pages given back to the operating system (``ReleaseFreeMemory``)."""
 
 import subprocess
 import sys
@@ -7,9 +8,54 @@ import textwrap
 import pytest
 
 from headstart.training import callbacks
-from headstart.training.callbacks import ReleaseFreeMemory, release_free_memory
+from headstart.training.callbacks import ReleaseFreeMemory, keep_freed_memory, release_free_memory
 
 glibc = pytest.mark.skipif(callbacks._TRIM is None, reason="needs glibc's malloc_trim")
+glibc_mallopt = pytest.mark.skipif(callbacks._MALLOPT is None, reason="needs glibc's mallopt")
+
+# Minor page faults of reallocating an embedding-gradient-sized tensor (47 MB) five times once the
+# heap has settled (the first rounds may still find a freed block split by small allocations).
+_REFAULTS = """
+import resource, sys
+import torch
+from headstart.training.callbacks import keep_freed_memory
+
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+for _ in range(3):  # allocated, filled, freed
+    torch.zeros(30522, 384)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    torch.zeros(30522, 384)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@glibc_mallopt
+def test_a_freed_large_block_is_reused_without_page_faults():
+    def faults(mode: str) -> int:
+        run = subprocess.run([sys.executable, "-c", _REFAULTS, mode], capture_output=True, text=True, check=True)
+        return int(run.stdout.split()[-1])
+
+    assert faults("default") > 25000, "glibc's default maps each 47 MB block afresh: ~11,500 pages each"
+    assert faults("keep") < 2000, "kept in the heap, the same pages serve the next allocations"
+
+
+def test_training_keeps_freed_memory_unless_told_not_to(monkeypatch, tiny_model_dir, tmp_path):
+    from headstart import train
+    from tests_support import SENTIMENT, tiny_run_config
+
+    calls = []
+    monkeypatch.setattr(callbacks, "_MALLOPT", lambda option, value: calls.append((option, value)) or 1)
+    for keep in (True, False):
+        cfg = tiny_run_config(tiny_model_dir, tmp_path / f"out-{keep}", num_train_epochs=1)
+        cfg["train"]["keep_freed_memory"] = keep
+        train(cfg, train=SENTIMENT, validation=SENTIMENT)
+        assert bool(calls) is keep
+        calls.clear()
+    assert keep_freed_memory() and calls == [(-3, 1 << 30), (-1, 1 << 30)], "mmap threshold, then trim threshold"
+    monkeypatch.setattr(callbacks, "_MALLOPT", None)
+    assert keep_freed_memory() is False, "without glibc there is nothing to ask"
 
 
 @glibc
