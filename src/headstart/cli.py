@@ -41,6 +41,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         names = flag_names(section, f)
         choices = [c for c in f.metadata.get("choices", ()) if c is not None]
         help_text = f.metadata["help"] + (f" One of: {', '.join(choices)}." if choices else "")
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help: "12 % faster" broke --help
         kwargs: dict[str, Any] = dict(
             dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text
         )

@@ -25,6 +25,9 @@ AMD EPYC), torch 2.13, minilm:
   in bf16 — the measurement on real inputs decides.
 - CUDA: ``sdpa`` (flash / memory-efficient kernels with their own dropout), transformers'
   default.
+- dropout for training: on CPU headstart's (``modeling/dropout.py``: the mask drawn from numpy's
+  SFC64, 0.9 against ``bernoulli_``'s 2.7 ms for 16x50x384; minilm bf16 steps 12 % faster at
+  16x50 and 8x512 on the EPYC with avx512_bf16); on CUDA torch's, whose kernel draws on the GPU.
 
 Example::
 

@@ -1,5 +1,6 @@
 """The CLI end to end in a subprocess-free way (main(argv)), plus one real subprocess for exit codes."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -67,8 +68,20 @@ def test_help_lists_commands_and_hf_named_flags(capsys):
         "--overwrite",
         "--text_column",
         "--early_stopping_patience",
+        "--dropout_implementation",
     ):
         assert flag in out
+    assert "12 % faster" in " ".join(out.split())  # a literal % in a config help is escaped, not %-formatted
+
+
+def test_every_command_has_help(capsys):
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(subcommands.choices) >= 5
+    for name in subcommands.choices:
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0, name
+        assert "usage:" in capsys.readouterr().out
 
 
 def test_flag_precedence(tmp_path):
