@@ -315,7 +315,9 @@ def main() -> None:
     parser.add_argument("--workloads", default="imdb,mrpc,conll")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--work", default="runs/bench-train-speed")
-    parser.add_argument("--out", default="bench/results/train_speed.json")
+    parser.add_argument(
+        "--out", default="bench/results/train_speed.json", help="the JSON file (the table goes next to it as .md)"
+    )
     parser.add_argument(
         "--headstart-set",
         action="append",
@@ -342,6 +344,11 @@ def main() -> None:
             sys.exit(f"--headstart-set: {exc}")
     if not DATA.is_dir():
         sys.exit(f"needs the shared data at {DATA}")
+    # an hour of runs must not end on an unwritable result path: a folder gets the default name
+    out_path = Path(args.out)
+    if out_path.is_dir():
+        out_path = out_path / "train_speed.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     import torch
 
     from headstart.training.flops import matmul_peak
@@ -372,8 +379,9 @@ def main() -> None:
             results["workloads"][workload][recipe] = row
             print(workload, recipe, row, file=sys.stderr, flush=True)
     print(table(results))
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    Path(args.out).with_suffix(".md").write_text(table(results) + "\n", encoding="utf-8")
+    out_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    out_path.with_suffix(".md").write_text(table(results) + "\n", encoding="utf-8")
+    print(f"wrote {out_path} and {out_path.with_suffix('.md')}", file=sys.stderr)
 
 
 if __name__ == "__main__":

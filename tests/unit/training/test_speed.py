@@ -60,6 +60,20 @@ def test_a_bad_environment_value_is_a_config_error(monkeypatch):
         choose_bf16(None, "cpu")
 
 
+@pytest.mark.parametrize(("user", "expected"), [(None, "64"), ("512", "512")])
+def test_onednn_primitive_cache_is_bounded_unless_the_user_chose(user, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if user is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = user
+    code = "import os, headstart; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
+
+
 def test_attention_table_follows_the_measurements():
     assert attention_implementation("cpu", True, training=True) == "headstart"  # lean: modeling/attention.py
     assert attention_implementation("cpu", False, training=True) == "headstart"
