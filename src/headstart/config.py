@@ -236,6 +236,14 @@ class TrainConfig:
         "inputs: short inputs go many to a batch, long ones few (batches fixed once by length, "
         "visited in a seeded order each epoch). Null: batches of per_device_train_batch_size.",
     )
+    pad_to_multiple_of: int | None = _f(
+        8,
+        "Pad each batch to a multiple of this many tokens (transformers' DataCollatorWithPadding "
+        "name; null: to its longest input). Fewer distinct shapes let oneDNN reuse the matmul "
+        "primitives it caches, one per shape, each megabytes on an AMX CPU: IMDB training peaked at "
+        "2.43 instead of 2.88 GB and took 67.4 instead of 74.8 s; MRPC 1.45 instead of 1.97 GB in "
+        "the same time (123.3 against 121.6 s), for 7.6 % padding instead of 1.6 %.",
+    )
     bf16: bool | None = _f(
         None,
         "bf16 autocast. Null (auto): on where the hardware computes in bf16 natively (CPUs with "
@@ -332,7 +340,7 @@ class RunConfig:
             "train.per_device_eval_batch_size": self.train.per_device_eval_batch_size,
             "train.gradient_accumulation_steps": self.train.gradient_accumulation_steps,
         }
-        for key in ("max_tokens_per_batch", "eval_accumulation_steps"):
+        for key in ("max_tokens_per_batch", "eval_accumulation_steps", "pad_to_multiple_of"):
             if getattr(self.train, key) is not None:
                 positive[f"train.{key}"] = getattr(self.train, key)
         out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]

@@ -25,13 +25,13 @@ AMD EPYC), torch 2.13, minilm:
   in bf16 — the measurement on real inputs decides.
 - CUDA: ``sdpa`` (flash / memory-efficient kernels with their own dropout), transformers'
   default.
-- oneDNN's primitive cache on CPU: 64 entries instead of its 1,024 (``ONEDNN_PRIMITIVE_CACHE``).
-  oneDNN runs torch's bf16 matmuls and keeps each primitive it built, one per matmul shape; on
-  an AMX Xeon they hold megabytes each, and batches of ever-different lengths kept adding shapes:
-  the resident size of the IMDB training benchmark climbed through the epoch to 2.88 GB; with 64
-  entries it peaked at 2.22 GB (16: 2.07) in the same 75 s (74.8 against 75.6 and 76.6 s). The
-  shapes of one step (six layers share them) still hit the cache; capacity 0 made steps
-  several times slower. A value the user set in ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` wins.
+- oneDNN's primitive cache on CPU: oneDNN runs torch's bf16 matmuls and keeps each primitive it
+  built (up to 1,024), one per matmul shape; on an AMX Xeon they hold megabytes each, and batches
+  of ever-different lengths kept adding shapes (IMDB training climbed to 2.88 GB). Bounding the
+  cache to 64 entries (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``) held IMDB at 2.22 GB in the same time
+  but made MRPC and CoNLL steps 20-25 % slower (primitives rebuilt every step); padding batches to
+  a multiple of 8 (``train.pad_to_multiple_of``) leaves 8x fewer shapes and oneDNN's own cache:
+  IMDB 2.43 GB and 67.4 s, MRPC 1.45 GB and 123.3 s (121.6 before).
 - dropout for training: on CPU headstart's (``modeling/dropout.py``: the mask drawn from numpy's
   SFC64, 0.9 against ``bernoulli_``'s 2.7 ms for 16x50x384; minilm bf16 steps 12 % faster at
   16x50 and 8x512 on the EPYC with avx512_bf16); on CUDA torch's, whose kernel draws on the GPU.
@@ -59,11 +59,6 @@ from headstart.modeling import attention as lean_attention
 from headstart.modeling import dropout as lean_dropout
 
 logger = logging.getLogger(__name__)
-
-# oneDNN reads its cache size once, when it first builds a primitive (the first CPU matmul in
-# bf16), not when torch is imported: setting it here, at import, is early enough (the docstring).
-ONEDNN_PRIMITIVE_CACHE = 64
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_PRIMITIVE_CACHE))
 
 # (device type, bf16, training) -> attention implementation; the measurements above.
 ATTENTION = {

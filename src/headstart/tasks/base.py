@@ -50,8 +50,8 @@ class Task(Protocol):
         """The split as the data checks see it: texts, one label per item, locations, token lengths."""
         ...
 
-    def collator(self, tokenizer: Any) -> Any:
-        """Pads a batch dynamically (to its longest sequence)."""
+    def collator(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> Any:
+        """Pads a batch dynamically (to its longest sequence, rounded up to ``pad_to_multiple_of``)."""
         ...
 
     def main_metric(self, labels: LabelSet) -> str:

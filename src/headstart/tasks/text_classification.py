@@ -157,8 +157,8 @@ class TextClassification:
             lengths=summary.get("full_lengths"),
         )
 
-    def collator(self, tokenizer: Any) -> Any:
-        return DataCollatorWithPadding(tokenizer)
+    def collator(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> Any:
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def main_metric(self, labels: LabelSet) -> str:
         return "accuracy"

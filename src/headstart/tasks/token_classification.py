@@ -200,8 +200,8 @@ class TokenClassification:
             lengths=summary.get("full_lengths"),
         )
 
-    def collator(self, tokenizer: Any) -> Any:
-        return TokenCollator(tokenizer)
+    def collator(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> Any:
+        return TokenCollator(tokenizer, pad_to_multiple_of)
 
     # -- metrics ------------------------------------------------------------------------------
     def main_metric(self, labels: LabelSet) -> str:
@@ -301,12 +301,13 @@ def random_split(examples: TokenExamples, fraction: float, seed: int) -> tuple[T
 class TokenCollator:
     """Pads model inputs with the tokenizer, labels with -100 and the word mask with 0."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> None:
         self.tokenizer = tokenizer
+        self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         extra = {k: [f.pop(k) for f in features] for k in ("labels", "word_mask") if k in features[0]}
-        batch = self.tokenizer.pad(features, return_tensors="pt")
+        batch = self.tokenizer.pad(features, return_tensors="pt", pad_to_multiple_of=self.pad_to_multiple_of)
         width = batch["input_ids"].shape[1]
         left = self.tokenizer.padding_side == "left"
         for key, rows in extra.items():

@@ -26,6 +26,7 @@ OWN_FIELDS = {
     "keep_freed_memory",
     "resume",
     "max_tokens_per_batch",
+    "pad_to_multiple_of",
 }
 
 

@@ -333,12 +333,13 @@ def _make_trainer(
             train_dataset=data["train"],
             eval_dataset=data["validation"],
             processing_class=tokenizer,
-            data_collator=task.collator(tokenizer),
+            data_collator=task.collator(tokenizer, _pad_multiple(cfg)),
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
             eval_lengths=lengths.get("validation"),
             max_tokens_per_batch=cfg.train.max_tokens_per_batch,
+            pad_to_multiple_of=_pad_multiple(cfg),
             eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
             if cfg.model.attn_implementation is None
             else None,  # one asked for by name is used throughout
@@ -400,3 +401,13 @@ def _save(
     write_json(stage / METRICS_FILE, {**metrics, "history": history, "train_seconds": round(seconds, 1)})
     (stage / "README.md").write_text(render_model_card(info, metrics), encoding="utf-8")
     write_report(stage, info, metrics, history, info.get("data_checks"), title=Path(cfg.train.output_dir).name)
+
+
+def _pad_multiple(cfg: RunConfig) -> int | None:
+    """train.pad_to_multiple_of where max_length is a multiple of it; None (no rounding) otherwise:
+    rounding up past max_length could reach past the model's position embeddings."""
+    multiple = cfg.train.pad_to_multiple_of
+    if multiple and cfg.model.max_length % multiple:
+        logger.info("pad_to_multiple_of %d: off, max_length %d is not a multiple of it", multiple, cfg.model.max_length)
+        return None
+    return multiple

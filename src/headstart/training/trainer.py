@@ -81,6 +81,7 @@ class HeadstartTrainer(Trainer):
         train_lengths: list[int] | None = None,
         eval_lengths: list[int] | None = None,
         max_tokens_per_batch: int | None = None,
+        pad_to_multiple_of: int | None = None,
         eval_attention: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -89,6 +90,7 @@ class HeadstartTrainer(Trainer):
         self.train_lengths = train_lengths
         self.eval_lengths = eval_lengths
         self.max_tokens_per_batch = max_tokens_per_batch
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.eval_attention = eval_attention
         self.throughput = Throughput()
         # Our heads (HeadstartClassifier, CrfTagger, HF's *ForTokenClassification, T5's seq2seq
@@ -109,12 +111,17 @@ class HeadstartTrainer(Trainer):
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
         loader = DataLoader(
             dataset,
-            batch_sampler=TokenBudgetBatchSampler(self.train_lengths, self.max_tokens_per_batch, seed),
+            batch_sampler=TokenBudgetBatchSampler(self._padded_lengths(), self.max_tokens_per_batch, seed),
             collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers,
             pin_memory=self.args.dataloader_pin_memory,
         )
         return self.accelerator.prepare(loader)
+
+    def _padded_lengths(self) -> list[int]:
+        """The lengths the collator pads to (rounded up to pad_to_multiple_of): the budget holds."""
+        m = self.pad_to_multiple_of or 1
+        return [-(-int(n) // m) * m for n in self.train_lengths]
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
         mask = inputs.get("attention_mask")

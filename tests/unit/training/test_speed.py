@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from headstart import Predictor, RunConfig, train
 from headstart.cli import main as cli_main
@@ -60,18 +60,34 @@ def test_a_bad_environment_value_is_a_config_error(monkeypatch):
         choose_bf16(None, "cpu")
 
 
-@pytest.mark.parametrize(("user", "expected"), [(None, "64"), ("512", "512")])
-def test_onednn_primitive_cache_is_bounded_unless_the_user_chose(user, expected):
-    import os
-    import subprocess
-    import sys
+def test_batches_pad_to_a_multiple_of_8_with_labels_aligned(tiny_model_dir):
+    from transformers import AutoTokenizer
 
-    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
-    if user is not None:
-        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = user
-    code = "import os, headstart; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == expected
+    from headstart.tasks.text_classification import TextClassification
+    from headstart.tasks.token_classification import TokenCollator
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows = [tokenizer("great movie loved it"), tokenizer("awful")]
+    lengths = [len(r["input_ids"]) for r in rows]  # 6 and 3: the batch would be 6 wide
+    plain = DataCollatorWithPadding(tokenizer)([dict(r) for r in rows])
+    rounded = TextClassification.collator(None, tokenizer, 8)([dict(r) for r in rows])
+    assert plain["input_ids"].shape == (2, max(lengths)) and rounded["input_ids"].shape == (2, 8)
+    assert rounded["attention_mask"].sum(dim=1).tolist() == lengths  # the extra columns are padding
+    tagged = [{**dict(r), "labels": list(range(n)), "word_mask": [1] * n} for r, n in zip(rows, lengths)]
+    batch = TokenCollator(tokenizer, 8)(tagged)
+    assert batch["labels"].shape == (2, 8) and batch["labels"][1].tolist() == [0, 1, 2] + [-100] * 5
+    assert batch["word_mask"][0].tolist() == [1] * 6 + [0, 0]
+
+
+def test_padding_multiple_is_off_where_max_length_is_not_a_multiple():
+    from headstart.training.run import _pad_multiple
+
+    cfg = RunConfig()
+    assert cfg.train.pad_to_multiple_of == 8 and _pad_multiple(cfg) == 8  # max_length 256
+    cfg.model.max_length = 100  # 104 could reach past a 100-position model
+    assert _pad_multiple(cfg) is None
+    cfg.model.max_length, cfg.train.pad_to_multiple_of = 128, None
+    assert _pad_multiple(cfg) is None
 
 
 def test_attention_table_follows_the_measurements():
