@@ -333,10 +333,6 @@ def main() -> None:
         child(args.child[0], args.child[1], work, Path(args.child[2]), args.headstart_set)
         return
     recipes = args.recipes.split(",") + (["headstart-set"] if args.headstart_set else [])
-    # importing headstart bounds oneDNN's primitive cache (headstart/hardware.py); the HF recipes
-    # import it for their token counts, so they get oneDNN's own default back, as users run them
-    cache = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-    hf_env = {**os.environ, cache: os.environ.get(cache, "1024")}
     if args.headstart_set:  # a wrong key or value fails here, before the first recipe runs
         from headstart import RunConfig
         from headstart.config import apply_overrides
@@ -374,7 +370,6 @@ def main() -> None:
             done = subprocess.run(
                 [sys.executable, __file__, "--work", str(work), *sets, "--child", workload, recipe, str(out)],
                 stdout=subprocess.DEVNULL,
-                env=None if recipe.startswith("headstart") else hf_env,
                 stderr=open(work / f"{workload}-{recipe}.log", "w"),
             )
             if done.returncode != 0:
