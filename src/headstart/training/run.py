@@ -326,6 +326,7 @@ def _make_trainer(
     else:
         use_torch_dropout(model)
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
+    pad_multiple = _pad_multiple(cfg)
     with tensorboard_logs(checkpoints.parent, trackers):
         return HeadstartTrainer(
             model=model,
@@ -333,13 +334,13 @@ def _make_trainer(
             train_dataset=data["train"],
             eval_dataset=data["validation"],
             processing_class=tokenizer,
-            data_collator=task.collator(tokenizer, _pad_multiple(cfg)),
+            data_collator=task.collator(tokenizer, pad_multiple),
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
             eval_lengths=lengths.get("validation"),
             max_tokens_per_batch=cfg.train.max_tokens_per_batch,
-            pad_to_multiple_of=_pad_multiple(cfg),
+            pad_to_multiple_of=pad_multiple,  # the token budget counts the rounded lengths
             eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
             if cfg.model.attn_implementation is None
             else None,  # one asked for by name is used throughout
