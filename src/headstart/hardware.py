@@ -31,7 +31,10 @@ AMD EPYC), torch 2.13, minilm:
   cache to 64 entries (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``) held IMDB at 2.22 GB in the same time
   but made MRPC and CoNLL steps 20-25 % slower (primitives rebuilt every step); padding batches to
   a multiple of 8 (``train.pad_to_multiple_of``) leaves 8x fewer shapes and oneDNN's own cache:
-  IMDB 2.43 GB and 67.4 s, MRPC 1.45 GB and 123.3 s (121.6 before).
+  IMDB 2.43 GB and 67.4 s, MRPC 1.45 GB and 123.3 s (121.6 before). In fp32 torch's CPU matmuls
+  do not go through that cache, and the multiple is only more padding: CoNLL-2003 on a 2-core
+  AVX2 EPYC (no native bf16) trained in 282.1 s with it against 243.1 s without (17.2 % padding
+  against 4.2 %); hence 8 in bf16 only (on GPUs bf16 tensor cores also favour multiples of 8).
 - dropout for training: on CPU headstart's (``modeling/dropout.py``: the mask drawn from numpy's
   SFC64, 0.9 against ``bernoulli_``'s 2.7 ms for 16x50x384; minilm bf16 steps 12 % faster at
   16x50 and 8x512 on the EPYC with avx512_bf16); on CUDA torch's, whose kernel draws on the GPU.
@@ -142,6 +145,17 @@ DROPOUT = {"cpu": lean_dropout.NAME}
 def dropout_implementation(device: str) -> str:
     """The dropout for training on this device type: ``"headstart"`` or ``"torch"``."""
     return DROPOUT.get(torch.device(device).type, "torch")
+
+
+# (device type, bf16) -> the multiple training batches are padded to (``train.pad_to_multiple_of``
+# left unset); none where not listed. The measurements above.
+PAD_MULTIPLE = {("cpu", True): 8, ("cuda", True): 8}
+
+
+def pad_multiple(device: str, bf16: bool) -> int | None:
+    """The multiple of tokens training batches pad to on this device type and precision, or None
+    (each batch to its longest input)."""
+    return PAD_MULTIPLE.get((torch.device(device).type, bf16))
 
 
 def attention_implementation(device: str, bf16: bool, *, training: bool = False) -> str:

@@ -37,7 +37,13 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
-from headstart.hardware import attention_implementation, attention_of, dropout_implementation, set_attention
+from headstart.hardware import (
+    attention_implementation,
+    attention_of,
+    dropout_implementation,
+    pad_multiple,
+    set_attention,
+)
 from headstart.modeling.attention import NAME as LEAN_ATTENTION
 from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
 from headstart.modeling.dropout import NAME as LEAN_DROPOUT
@@ -326,7 +332,7 @@ def _make_trainer(
     else:
         use_torch_dropout(model)
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
-    pad_multiple = _pad_multiple(cfg)
+    padding = _pad_multiple(cfg, args.device.type, args.bf16)
     with tensorboard_logs(checkpoints.parent, trackers):
         return HeadstartTrainer(
             model=model,
@@ -334,13 +340,13 @@ def _make_trainer(
             train_dataset=data["train"],
             eval_dataset=data["validation"],
             processing_class=tokenizer,
-            data_collator=task.collator(tokenizer, pad_multiple),
+            data_collator=task.collator(tokenizer, padding),
             compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
             callbacks=callbacks,
             train_lengths=lengths["train"],
             eval_lengths=lengths.get("validation"),
             max_tokens_per_batch=cfg.train.max_tokens_per_batch,
-            pad_to_multiple_of=pad_multiple,  # the token budget counts the rounded lengths
+            pad_to_multiple_of=padding,  # the token budget counts the rounded lengths
             eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
             if cfg.model.attn_implementation is None
             else None,  # one asked for by name is used throughout
@@ -404,11 +410,16 @@ def _save(
     write_report(stage, info, metrics, history, info.get("data_checks"), title=Path(cfg.train.output_dir).name)
 
 
-def _pad_multiple(cfg: RunConfig) -> int | None:
-    """train.pad_to_multiple_of where max_length is a multiple of it; None (no rounding) otherwise:
-    rounding up past max_length could reach past the model's position embeddings."""
-    multiple = cfg.train.pad_to_multiple_of
+def _pad_multiple(cfg: RunConfig, device: str = "cpu", bf16: bool = False) -> int | None:
+    """The multiple training batches pad to: train.pad_to_multiple_of, or where it is unset the
+    measured one for this device and precision (``hardware.PAD_MULTIPLE``); None (no rounding) where
+    max_length is not a multiple of it: rounding up could reach past the model's position embeddings."""
+    multiple = cfg.train.pad_to_multiple_of or pad_multiple(device, bf16)
+    if multiple == 1:
+        return None
     if multiple and cfg.model.max_length % multiple:
         logger.info("pad_to_multiple_of %d: off, max_length %d is not a multiple of it", multiple, cfg.model.max_length)
         return None
+    if multiple:
+        logger.info("padding: batches to a multiple of %d tokens (%s)", multiple, "bf16" if bf16 else "fp32")
     return multiple

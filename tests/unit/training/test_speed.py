@@ -83,11 +83,25 @@ def test_padding_multiple_is_off_where_max_length_is_not_a_multiple():
     from headstart.training.run import _pad_multiple
 
     cfg = RunConfig()
-    assert cfg.train.pad_to_multiple_of == 8 and _pad_multiple(cfg) == 8  # max_length 256
+    cfg.train.pad_to_multiple_of = 8
+    assert _pad_multiple(cfg) == 8  # max_length 256
     cfg.model.max_length = 100  # 104 could reach past a 100-position model
     assert _pad_multiple(cfg) is None
-    cfg.model.max_length, cfg.train.pad_to_multiple_of = 128, None
-    assert _pad_multiple(cfg) is None
+    assert _pad_multiple(cfg, "cpu", True) is None  # the automatic 8 too
+    cfg.model.max_length, cfg.train.pad_to_multiple_of = 128, 1
+    assert _pad_multiple(cfg, "cpu", True) is None  # 1: to the longest input, whatever the precision
+
+
+def test_padding_multiple_follows_the_precision_unless_set():
+    from headstart.training.run import _pad_multiple
+
+    cfg = RunConfig()
+    assert cfg.train.pad_to_multiple_of is None  # auto
+    assert _pad_multiple(cfg, "cpu", True) == 8  # bf16: oneDNN's primitive cache (AMX Xeon)
+    assert _pad_multiple(cfg, "cpu", False) is None  # fp32: only padding (AVX2 EPYC)
+    assert _pad_multiple(cfg, "cuda", True) == 8
+    cfg.train.pad_to_multiple_of = 16
+    assert _pad_multiple(cfg, "cpu", False) == 16  # set: whatever the precision
 
 
 def test_attention_table_follows_the_measurements():
