@@ -242,8 +242,8 @@ class TrainConfig:
         "name; 1: to its longest input). Null (auto): 8 where training runs in bf16, none in fp32. "
         "In bf16 fewer distinct shapes let oneDNN reuse the matmul primitives it caches, one per "
         "shape, each megabytes on an AMX CPU: IMDB training peaked at 2.43 instead of 2.88 GB and "
-        "took 67.4 instead of 74.8 s. In fp32 it is only padding: CoNLL-2003 trained in 282 s with "
-        "it against 243 s without on an AVX2 CPU.",
+        "took 67.4 instead of 74.8 s. In fp32 it is only padding: CoNLL-2003 trained in 282 and 285 s "
+        "with it against 243 and 280 s without (two paired runs on an AVX2 CPU).",
     )
     bf16: bool | None = _f(
         None,

@@ -33,8 +33,9 @@ AMD EPYC), torch 2.13, minilm:
   a multiple of 8 (``train.pad_to_multiple_of``) leaves 8x fewer shapes and oneDNN's own cache:
   IMDB 2.43 GB and 67.4 s, MRPC 1.45 GB and 123.3 s (121.6 before). In fp32 torch's CPU matmuls
   do not go through that cache, and the multiple is only more padding: CoNLL-2003 on a 2-core
-  AVX2 EPYC (no native bf16) trained in 282.1 s with it against 243.1 s without (17.2 % padding
-  against 4.2 %); hence 8 in bf16 only (on GPUs bf16 tensor cores also favour multiples of 8).
+  Zen 3 EPYC (AVX2, no native bf16), two paired runs in either order, trained in 282.1 s with it
+  against 243.1 without, then 284.6 against 280.1 (17.2 % padding against 4.2 %; peak RSS 1.38
+  against 1.49 GB); hence 8 in bf16 only (on GPUs bf16 tensor cores also favour multiples of 8).
 - dropout for training: on CPU headstart's (``modeling/dropout.py``: the mask drawn from numpy's
   SFC64, 0.9 against ``bernoulli_``'s 2.7 ms for 16x50x384; minilm bf16 steps 12 % faster at
   16x50 and 8x512 on the EPYC with avx512_bf16); on CUDA torch's, whose kernel draws on the GPU.
