@@ -39,6 +39,7 @@ from headstart.artifacts import INFO_FILE, check_output_dir, publish
 from headstart.errors import ConfigError, ExportError
 from headstart.inference.onnx_runtime import RUNTIME, OnnxModel, onnxruntime
 from headstart.inference.predictor import Predictor
+from headstart.modeling.first_token import use_full_layer
 
 FORMATS = ("onnx",)
 QUANTIZATIONS = ("int8",)
@@ -218,7 +219,11 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
 def _eager(model: torch.nn.Module) -> torch.nn.Module:
     """Eager attention everywhere: the TorchScript exporter turns SDPA with a padding mask into a
     wrong graph (logits off by up to 0.47 on minilm), and ONNX Runtime's fusions recognise the
-    eager pattern (one fused Attention op per layer), which is where int8 gets its speed."""
+    eager pattern (one fused Attention op per layer), which is where int8 gets its speed. The
+    last layer computes every token again (``Predictor`` makes it compute only [CLS], see
+    ``modeling/first_token.py``): the graph returns the whole last hidden state, and ONNX
+    Runtime fuses only the stock attention pattern."""
+    use_full_layer(model)
     for module in model.modules():
         if isinstance(module, PreTrainedModel):
             try:

@@ -25,6 +25,7 @@ from headstart.errors import DataError, HeadstartError, ModelLoadError
 from headstart.hardware import attention_implementation, autocast, choose_bf16, set_attention
 from headstart.inference.windows import aggregate
 from headstart.modeling.backbones import load_tokenizer
+from headstart.modeling.first_token import use_first_token_layer
 from headstart.tasks import Task, get_task
 
 CHUNK = 2048  # inputs tokenized at a time
@@ -54,6 +55,7 @@ class Predictor:
         self.bf16 = on_torch and choose_bf16(bf16, device)
         if on_torch:
             set_attention(self.model, attention_implementation(device, self.bf16))
+            use_first_token_layer(self.model)  # same logits, less work where the head reads [CLS] alone
 
     def forward(self, batch: Any) -> Any:
         """The model's outputs for one padded batch, in the chosen precision."""

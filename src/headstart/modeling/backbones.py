@@ -36,6 +36,10 @@ class Quirks:
     # relative position bias goes in as an extra argument) nor models whose attention code
     # transformers cannot switch (MPNet, DeBERTa, GPT-Neo, GPT-J); unknown types: not assumed.
     lean_attention: bool = False
+    # the layers are shaped like transformers' BertLayer (attention.self.query/key/value,
+    # attention.output, intermediate, output) and the stock classification head reads the first
+    # token alone, so the last layer can compute only that token (modeling/first_token.py)
+    first_token_layer: bool = False
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -58,8 +62,10 @@ _T5 = Quirks(ENCODER_DECODER, "mean", "T5EncoderModel", False, "no [CLS]; the en
 
 QUIRKS: dict[str, Quirks] = {
     **dict.fromkeys(
-        ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "albert"), replace(_ENCODER, lean_attention=True)
+        ("bert", "roberta", "xlm-roberta", "electra"), replace(_ENCODER, lean_attention=True, first_token_layer=True)
     ),
+    # DistilBERT's and ALBERT's layers are shaped differently (TransformerBlock; shared AlbertLayer groups)
+    **dict.fromkeys(("distilbert", "albert"), replace(_ENCODER, lean_attention=True)),
     **dict.fromkeys(("mpnet", "deberta", "deberta-v2"), _ENCODER),
     **dict.fromkeys(
         ("gpt2", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma"),

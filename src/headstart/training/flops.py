@@ -41,14 +41,36 @@ def layers_and_width(config: Any) -> tuple[int, int]:
 def model_flops(model: torch.nn.Module, lengths: Iterable[int], *, train: bool) -> float:
     """FLOPs of one pass over sequences of these real lengths (training: forward + backward)."""
     lengths = list(lengths)
-    return flops_from_counts(model, sum(lengths), sum(t * t for t in lengths), train=train)
+    return flops_from_counts(model, sum(lengths), sum(t * t for t in lengths), train=train, sequences=len(lengths))
 
 
-def flops_from_counts(model: torch.nn.Module, tokens: int, sum_squared_lengths: int, *, train: bool) -> float:
-    """``model_flops`` from the total of real tokens and of squared lengths per sequence."""
+def flops_from_counts(
+    model: torch.nn.Module, tokens: int, sum_squared_lengths: int, *, train: bool, sequences: int | None = None
+) -> float:
+    """``model_flops`` from the total of real tokens and of squared lengths per sequence. With the
+    number of ``sequences``, the work a last layer that computes only the first token skips
+    (``modeling/first_token.py``) is left out: what is counted is what runs."""
     layers, width = layers_and_width(model.config)
     forward = 2 * linear_weights(model) * tokens + 4 * layers * width * sum_squared_lengths
+    if sequences is not None:
+        forward -= skipped_by_first_token(model, tokens, sum_squared_lengths, sequences)
     return float(3 * forward if train else forward)
+
+
+def skipped_by_first_token(model: torch.nn.Module, tokens: int, sum_squared_lengths: int, sequences: int) -> float:
+    """Forward FLOPs the first-token last layer does not compute: its query, output and
+    feed-forward weights for every token but the first of each sequence, and its attention for
+    every query but the first (keys and values still take every token)."""
+    from headstart.modeling.first_token import first_token_active, last_layer
+
+    layer = last_layer(model)
+    if layer is None or not first_token_active(model):
+        return 0.0
+    attention = layer.attention.self
+    weights = sum(m.weight.numel() for m in layer.modules() if isinstance(m, torch.nn.Linear))
+    skipped_weights = weights - attention.key.weight.numel() - attention.value.weight.numel()
+    width = attention.query.weight.shape[0]
+    return float(2 * skipped_weights * (tokens - sequences) + 4 * width * (sum_squared_lengths - tokens))
 
 
 def training_flops_per_token(config: Any, length: int, weights: int | None = None) -> float:

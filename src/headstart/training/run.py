@@ -48,6 +48,7 @@ from headstart.modeling.attention import NAME as LEAN_ATTENTION
 from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
 from headstart.modeling.dropout import NAME as LEAN_DROPOUT
 from headstart.modeling.dropout import dropout_of, use_lean_dropout, use_torch_dropout
+from headstart.modeling.first_token import use_first_token_layer, use_full_layer
 from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
@@ -331,6 +332,10 @@ def _make_trainer(
         logger.info("dropout: headstart's cheaper mask in %d dropout modules", use_lean_dropout(model))
     else:
         use_torch_dropout(model)
+    if cfg.model.last_layer_first_token and use_first_token_layer(model):
+        logger.info("last layer: the first token only (the head reads nothing else)")
+    else:
+        use_full_layer(model)
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     padding = _pad_multiple(cfg, args.device.type, args.bf16)
     with tensorboard_logs(checkpoints.parent, trackers):

@@ -41,6 +41,7 @@ class Throughput:
     real_tokens: int = 0
     padded_tokens: int = 0
     sum_squared_lengths: int = 0
+    sequences: int = 0
     batches: int = 0
     # running sums kept on the batch's device: reading them every step would stall a GPU
     _pending: list[torch.Tensor] = field(default_factory=list, repr=False)
@@ -50,6 +51,7 @@ class Throughput:
         sums = torch.stack([rows.sum(), (rows**2).sum()])
         self._pending = [self._pending[0] + sums] if self._pending else [sums]
         self.padded_tokens += mask.numel()
+        self.sequences += mask.shape[0]
         self.batches += 1
         if self.batches % 256 == 0:
             self._settle()
@@ -63,7 +65,9 @@ class Throughput:
     def report(self, model: Any, seconds: float) -> dict[str, float]:
         """Tokens/s, padding share and model FLOPs of training (``flops.py``) over ``seconds``."""
         self._settle()
-        flops = flops_from_counts(model, self.real_tokens, self.sum_squared_lengths, train=True)
+        flops = flops_from_counts(
+            model, self.real_tokens, self.sum_squared_lengths, train=True, sequences=self.sequences
+        )
         return {
             "real_tokens": self.real_tokens,
             "padded_tokens": self.padded_tokens,
