@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="a directory written by `headstart train`")
     p.add_argument("--format", choices=("onnx",), default="onnx")
     p.add_argument("--quantize", choices=("int8",), help="int8 weights (dynamic quantization): smaller, faster on CPU")
+    p.add_argument(
+        "--int8-target",
+        choices=("auto", "vnni", "avx2"),
+        default="auto",
+        help="the CPU the int8 graph is for: vnni (VNNI/AMX: every matmul int8), avx2 (no VNNI: the "
+        "matmuls after GELU stay fp32, which int8 would saturate there), auto (this machine's)",
+    )
     p.add_argument("--output", "-o", required=True, help="the directory to write (loads with Predictor.load)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     _common(p)
@@ -327,7 +334,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from headstart.inference.onnx_export import export_onnx
 
     report = export_onnx(
-        args.model_dir, args.output, format=args.format, quantize=args.quantize, overwrite=args.overwrite
+        args.model_dir,
+        args.output,
+        format=args.format,
+        quantize=args.quantize,
+        int8_target=args.int8_target,
+        overwrite=args.overwrite,
     )
     print(
         json.dumps(
@@ -336,6 +348,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "size_mb": report.size_mb,
                 "seconds": report.seconds,
                 "quantize": report.quantize,
+                "int8": report.int8,
                 "parity": report.parity,
             },
             indent=2,

@@ -82,13 +82,29 @@ def cpu_bf16_native() -> bool:
             if platform.machine() in ("x86_64", "AMD64", "i386"):
                 return False
     # Arm (and the fallback when torch's probes are missing): the kernel's CPU flags.
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_flags() -> set[str]:
+    """The kernel's CPU feature flags (x86 "flags", Arm "Features"); empty where unreadable."""
+    flags: set[str] = set()
     with contextlib.suppress(OSError):
-        flags = set()
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.lower().startswith(("flags", "features")):
                 flags.update(line.split(":", 1)[1].split())
-        return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    return False
+    return flags
+
+
+def int8_saturates() -> bool:
+    """Whether ONNX Runtime's u8 x s8 matmuls can saturate on this CPU: x86 without VNNI (AVX2,
+    plain AVX-512) multiplies with ``vpmaddubsw``, which adds each pair of products into 16 bits
+    with saturation, so large activations (the GELU outputs that feed a feed-forward block's second
+    matmul) come out clipped. VNNI (``avx512_vnni``, ``avx_vnni``, AMX) adds into 32 bits; Arm's
+    dot-product kernels too. Unknown flags (no /proc/cpuinfo) count as not saturating."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return False
+    flags = cpu_flags()
+    return bool(flags) and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
 
 
 def bf16_fast(device: str) -> bool:

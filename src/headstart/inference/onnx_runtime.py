@@ -11,6 +11,7 @@ states, so embeddings work from an export too.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +24,7 @@ from headstart.artifacts import ModelInfo
 from headstart.errors import MissingDependencyError, ModelLoadError
 
 RUNTIME = "onnx"
+logger = logging.getLogger(__name__)
 
 
 def onnxruntime() -> Any:
@@ -44,6 +46,7 @@ class OnnxModel:
             raise ModelLoadError(
                 "the ONNX graph named in headstart.json", found=f"no {file.name}", fix="export again", file=file
             )
+        _warn_if_saturating(meta, file)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         threads = os.environ.get("HEADSTART_ONNX_THREADS")
@@ -101,6 +104,22 @@ class _OnnxEncoder:
 
     def __call__(self, **batch: Any) -> SimpleNamespace:
         return SimpleNamespace(last_hidden_state=torch.from_numpy(self.model.run("last_hidden_state", **batch)))
+
+
+def _warn_if_saturating(meta: dict[str, Any], file: Path) -> None:
+    """An int8 graph made for VNNI (every matmul in int8; exports before ``int8_target`` were
+    all such) loses accuracy on a CPU without it (``onnx_export``'s docstring: 82.2 against 84.3)."""
+    if meta.get("quantize") != "int8" or (meta.get("int8") or {}).get("target", "vnni") != "vnni":
+        return
+    from headstart.hardware import int8_saturates
+
+    if int8_saturates():
+        logger.warning(
+            "%s quantizes every matmul to int8, which this CPU (no VNNI) computes with 16-bit "
+            "saturation: expect a lower accuracy; export again with --int8-target avx2 (or auto, on "
+            "this machine) for a graph that keeps the feed-forward matmuls after GELU in fp32",
+            file,
+        )
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -57,6 +57,75 @@ def test_int8_export_is_smaller_and_still_agrees(classifier, exported, tmp_path)
     assert same >= 10
 
 
+def _matmul_types(path):
+    import onnx
+
+    return [n.op_type for n in onnx.load(str(path)).graph.node if n.op_type in ("MatMul", "MatMulInteger")]
+
+
+def test_int8_targets_keep_the_matmuls_after_gelu_in_fp32_only_for_cpus_without_vnni(classifier, tmp_path, capsys):
+    avx2 = export_onnx(classifier, tmp_path / "avx2", quantize="int8", int8_target="avx2")
+    kept = avx2.int8["fp32_matmuls"]
+    assert avx2.int8["target"] == "avx2" and avx2.int8["per_channel"]
+    assert len(kept) == 2 and all("output/dense" in name for name in kept), "one per layer: the FFN's second matmul"
+    assert _matmul_types(tmp_path / "avx2" / "model_int8.onnx").count("MatMul") == 2
+    vnni = export_onnx(classifier, tmp_path / "vnni", quantize="int8", int8_target="vnni")
+    assert vnni.int8["fp32_matmuls"] == [] and "MatMul" not in _matmul_types(tmp_path / "vnni" / "model_int8.onnx")
+    info = json.loads((tmp_path / "avx2" / "headstart.json").read_text())["onnx"]
+    assert info["int8"] == {"target": "avx2", "requested": "avx2", "per_channel": True, "fp32_matmuls": kept}
+    size = {t: (tmp_path / t / "model_int8.onnx").stat().st_size for t in ("avx2", "vnni")}
+    assert size["avx2"] > size["vnni"], "fp32 weights for the kept matmuls"
+    want = Predictor.load(classifier).probabilities(TEXTS)
+    for target in ("avx2", "vnni"):
+        assert np.abs(Predictor.load(tmp_path / target).probabilities(TEXTS) - want).max() < 0.1
+    from headstart.hardware import int8_saturates
+
+    auto = export_onnx(classifier, tmp_path / "auto", quantize="int8")
+    assert auto.int8["requested"] == "auto" and auto.int8["target"] == ("avx2" if int8_saturates() else "vnni")
+    cli = ["export", str(classifier), "-o", str(tmp_path / "cli"), "--quantize", "int8", "--int8-target", "avx2"]
+    assert main(cli) == 0
+    assert json.loads(capsys.readouterr().out)["int8"]["fp32_matmuls"] == kept
+    with pytest.raises(ConfigError, match="int8-target among"):
+        export_onnx(classifier, tmp_path / "bad", quantize="int8", int8_target="avx512")
+
+
+def test_a_vnni_graph_on_a_cpu_without_vnni_warns(classifier, tmp_path, monkeypatch, caplog):
+    import headstart.hardware
+
+    export_onnx(classifier, tmp_path / "vnni", quantize="int8", int8_target="vnni")
+    export_onnx(classifier, tmp_path / "avx2", quantize="int8", int8_target="avx2")
+    monkeypatch.setattr(headstart.hardware, "int8_saturates", lambda: True)
+    with caplog.at_level("WARNING", logger="headstart.inference.onnx_runtime"):
+        Predictor.load(tmp_path / "avx2")
+        assert not caplog.records
+        Predictor.load(tmp_path / "vnni")
+    assert len(caplog.records) == 1 and "--int8-target avx2" in caplog.records[0].getMessage()
+    monkeypatch.setattr(headstart.hardware, "int8_saturates", lambda: False)
+    caplog.clear()
+    Predictor.load(tmp_path / "vnni")
+    assert not caplog.records
+
+
+def test_the_gelu_fed_matmuls_are_found_in_an_unfused_graph_too():
+    from onnx import helper
+
+    from headstart.inference.onnx_export import _gelu_fed_matmuls
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="up"),
+        helper.make_node("Div", ["h", "sqrt2"], ["d"], name="div"),
+        helper.make_node("Erf", ["d"], ["e"], name="erf"),
+        helper.make_node("Add", ["e", "one"], ["a"], name="add"),
+        helper.make_node("Mul", ["h", "a"], ["m"], name="mul"),
+        helper.make_node("Mul", ["m", "half"], ["g"], name="half"),
+        helper.make_node("MatMul", ["g", "w2"], ["y"], name="down"),
+        helper.make_node("Softmax", ["y"], ["p"], name="softmax"),
+        helper.make_node("MatMul", ["p", "v"], ["z"], name="context"),
+    ]
+    graph = helper.make_graph(nodes, "ffn", [], [])
+    assert _gelu_fed_matmuls(helper.make_model(graph)) == ["down"]
+
+
 @pytest.mark.parametrize("crf", [False, True])
 def test_ner_exports_keep_tags_and_the_crf_decodes_outside_the_graph(tmp_path_factory, tiny_model_dir, crf):
     cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("onnx-ner") / "m", task={"type": "ner", "crf": crf})
