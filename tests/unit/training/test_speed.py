@@ -229,6 +229,24 @@ def test_matmul_peak_is_measured():
     assert matmul_peak("fp32", size=128, repeats=2) > 1e6
 
 
+def test_matmul_peak_is_the_best_of_the_square_and_feed_forward_shapes(monkeypatch):
+    import headstart.training.flops as flops
+
+    asked = []
+    rates = {(256, 256, 256): 50e9, (2048, 2048, 2048): 80e9, (4096, 384, 1536): 90e9, (4096, 1536, 384): 96e9}
+
+    def rate(dtype, shape, repeats):
+        asked.append(shape)
+        return rates[shape]
+
+    monkeypatch.setattr(flops, "_matmul_rate", rate)
+    assert matmul_peak("fp32") == 96e9
+    assert asked == list(rates)
+    rates = {(256, 256, 256): 2e9, (512, 512, 512): 2e9, (1024, 96, 384): 2e9, (1024, 384, 96): 2e9}
+    asked.clear()  # an emulated dtype: the probe shrinks the products to about a second each
+    assert matmul_peak("bf16") == 2e9 and asked == list(rates)
+
+
 def test_predictor_in_bf16_agrees_with_fp32(trained_budget):
     texts = [r["text"] for r in SENTIMENT]
     fp32 = Predictor.load(trained_budget.output_dir, bf16=False)
