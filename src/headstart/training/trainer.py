@@ -13,6 +13,8 @@
   ``evaluate`` / ``predict`` return them; other datasets run in input order. (With
   ``train_sampling_strategy="group_by_length"`` transformers 5.x length-groups the evaluation
   sampler without restoring the order, so ``Trainer.predict`` would return rows out of order.)
+- Gradient clipping leaves its multiplication to the fused optimizer's step (``clipping.py``):
+  one pass over every gradient less per step.
 - Evaluation uses the prediction attention (``hardware.ATTENTION``: SDPA, whose fused kernels
   need no tokens x tokens tensor without dropout) and switches back to the training one after.
 """
@@ -29,6 +31,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 from transformers import EvalPrediction, Trainer
 
 from headstart.hardware import attention_of, set_attention
+from headstart.training.clipping import PLAIN, clip_in_step, fused_optimizer, plain_gradients
 from headstart.training.flops import flops_from_counts
 from headstart.training.sampler import EpochSeededLengthSampler, LongestFirstSampler, TokenBudgetBatchSampler
 
@@ -132,6 +135,14 @@ class HeadstartTrainer(Trainer):
         if mask is not None:
             self.throughput.add(mask)
         return super().training_step(model, inputs, num_items_in_batch)
+
+    def _clip_grad_norm(self, model: Any) -> torch.Tensor:
+        """The pre-clip gradient norm, as HF's; the fused optimizer's step applies the clipping."""
+        optimizer = fused_optimizer(self.optimizer)
+        plain = self.accelerator.distributed_type.value in PLAIN and self.accelerator.scaler is None
+        if optimizer is None or not plain or not plain_gradients(model.parameters()):
+            return super()._clip_grad_norm(model)
+        return clip_in_step(model.parameters(), self.args.max_grad_norm, optimizer)
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
