@@ -44,6 +44,7 @@ def test_train_section_keeps_hf_names():
         "resume",
         "max_tokens_per_batch",
         "release_memory_steps",
+        "release_memory_growth_mb",
         "keep_freed_memory",
         "pad_to_multiple_of",  # a DataCollatorWithPadding name, not a TrainingArguments one
     }

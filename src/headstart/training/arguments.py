@@ -23,6 +23,7 @@ OWN_FIELDS = {
     "save_steps",
     "save_minutes",
     "release_memory_steps",
+    "release_memory_growth_mb",
     "keep_freed_memory",
     "resume",
     "max_tokens_per_batch",

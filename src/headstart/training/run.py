@@ -139,7 +139,7 @@ def train(
             str(trainer.args.device),
             bf16=trainer.args.bf16,  # scored as it was trained, and as Predictor.load runs it here
         )
-        if cfg.train.release_memory_steps:
+        if cfg.train.release_memory_steps or cfg.train.release_memory_growth_mb:
             release_free_memory()  # training's fragments, before scoring allocates its own
         info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
         splits = {"validation": bundle.validation, "test": bundle.test}
@@ -305,8 +305,8 @@ def _make_trainer(
             fix="pick one of these",
         )
     callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
-    if cfg.train.release_memory_steps:
-        callbacks.append(ReleaseFreeMemory(cfg.train.release_memory_steps))
+    if cfg.train.release_memory_steps or cfg.train.release_memory_growth_mb:
+        callbacks.append(ReleaseFreeMemory(cfg.train.release_memory_steps, cfg.train.release_memory_growth_mb))
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)

@@ -101,6 +101,34 @@ def test_the_callback_trims_every_n_steps_and_after_evaluation(monkeypatch):
     assert release_free_memory() is False, "without glibc there is nothing to ask"
 
 
+def test_the_callback_trims_where_the_heap_grows(monkeypatch):
+    trims, resident = [], iter([100, 150, 400, 390, 700, 800, 2000, 300]).__next__  # MB, one read per call
+    monkeypatch.setattr(callbacks, "_TRIM", lambda pad: trims.append(pad))
+    monkeypatch.setattr(callbacks, "resident_bytes", lambda: resident() * 2**20)
+    callback = ReleaseFreeMemory(steps=0, growth_mb=256)  # base: 100 MB
+
+    class State:
+        global_step = 1
+
+    callback.on_step_end(None, State(), None)  # 150: +50
+    assert not trims
+    callback.on_step_end(None, State(), None)  # 400: +300, trimmed; the new base is read: 390
+    assert len(trims) == 1
+    callback.on_step_end(None, State(), None)  # 700: +310 over 390, trimmed; base 800
+    assert len(trims) == 2
+    callback.on_step_end(None, State(), None)  # 2000: +1200 over 800, trimmed; base 300
+    assert len(trims) == 3
+    monkeypatch.setattr(callbacks, "resident_bytes", lambda: None)  # no /proc: only the interval
+    quiet = ReleaseFreeMemory(steps=0, growth_mb=1)
+    quiet.on_step_end(None, State(), None)
+    assert len(trims) == 3
+
+
+def test_resident_size_is_read():
+    size = callbacks.resident_bytes()
+    assert size is None or size > 10 * 2**20  # a Python process with torch loaded
+
+
 @pytest.mark.parametrize("steps", [1, 0])
 def test_training_releases_memory_unless_told_not_to(steps, monkeypatch, tiny_model_dir, tmp_path):
     from headstart import train
@@ -110,8 +138,21 @@ def test_training_releases_memory_unless_told_not_to(steps, monkeypatch, tiny_mo
     monkeypatch.setattr(callbacks, "_TRIM", lambda pad: calls.append(pad))
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
     cfg["train"]["release_memory_steps"] = steps
+    cfg["train"]["release_memory_growth_mb"] = 0
     train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert (len(calls) > 1) if steps else not calls
+
+
+def test_growth_alone_still_releases_before_scoring(monkeypatch, tiny_model_dir, tmp_path):
+    from headstart import train
+    from tests_support import SENTIMENT, tiny_run_config
+
+    calls = []
+    monkeypatch.setattr(callbacks, "_TRIM", lambda pad: calls.append(pad))
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
+    cfg["train"]["release_memory_steps"] = 0  # the tiny model never grows the heap by 512 MB
+    train(cfg, train=SENTIMENT, validation=SENTIMENT)
+    assert calls, "after training, before the final scoring"
 
 
 def test_a_negative_interval_is_refused():
@@ -120,5 +161,7 @@ def test_a_negative_interval_is_refused():
 
     cfg = RunConfig()
     cfg.train.release_memory_steps = -1
-    with pytest.raises(ConfigError, match="train.release_memory_steps must be >= 0, found -1"):
+    cfg.train.release_memory_growth_mb = -5
+    with pytest.raises(ConfigError, match="train.release_memory_steps must be >= 0, found -1") as raised:
         cfg.validate()
+    assert "train.release_memory_growth_mb must be >= 0, found -5" in str(raised.value)
