@@ -6,14 +6,14 @@ every gradient anyway, and take a ``grad_scale`` tensor to divide them by (the c
 ``torch.amp.GradScaler`` uses: ``optimizer.grad_scale``, honoured by optimizers whose
 ``_step_supports_amp_scaling`` is set). Handing them the clipping factor as that divisor leaves
 the norm as the only extra pass: the same update, with the gradient divided by ``1 / factor``
-where ``clip_grad_norm_`` multiplied by ``factor`` (the weights agree to ~1e-7 relative; a test
-compares both paths). A step with no clipping divides by exactly 1.
+where ``clip_grad_norm_`` multiplied by ``factor`` (one step's weights differed by ~1e-8; a test
+compares whole training runs). A step with no clipping divides by exactly 1.
 
 Measured on a 2-core Xeon with AMX (torch 2.13), minilm (22.7M parameters), fused AdamW, bf16
-training steps of 16 sentences of 8-40 tokens (CoNLL-2003's shape): ``clip_grad_norm_`` took
-12.6-12.9 ms a step; the norm alone (``torch._foreach_norm``) 8.0-8.3, with the multiplication
-left to the step, which grew by 0.5-1 ms; 4.7-4.9 with the norm from dot products
-(``total_norm``). Per step a minilm run has ~45 ms of such costs that do not shrink with the
+training steps of 16 sentences of 8-40 tokens (CoNLL-2003's shape), four invocations:
+``clip_grad_norm_`` took 12.6-14.0 ms a step; the norm alone (``torch._foreach_norm``) 8.0-8.3,
+with the multiplication left to the step, which grew by 0.5-1 ms; 4.7-5.9 with the norm from dot
+products (``total_norm``). Per step a minilm run has ~45 ms of such costs that do not shrink with the
 batch (optimizer, clipping, the embedding gradient, autocast's weight casts): a 1 x 8-token step
 took 65-70 ms, a 16 x 8-40 one 113-125.
 
