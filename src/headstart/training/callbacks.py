@@ -101,6 +101,10 @@ class ReleaseFreeMemory(TrainerCallback):
         self.growth = growth_mb * 2**20
         self.base = resident_bytes()
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.base = resident_bytes()  # growth counts from here, not from the warm-up before training
+        return control
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         due = bool(self.steps) and state.global_step % self.steps == 0
         if not due and self.growth:

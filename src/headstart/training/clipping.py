@@ -13,9 +13,9 @@ Measured on a 2-core Xeon with AMX (torch 2.13), minilm (22.7M parameters), fuse
 training steps of 16 sentences of 8-40 tokens (CoNLL-2003's shape), four invocations:
 ``clip_grad_norm_`` took 12.6-14.0 ms a step; the norm alone (``torch._foreach_norm``) 8.0-8.3,
 with the multiplication left to the step, which grew by 0.5-1 ms; 4.7-5.9 with the norm from dot
-products (``total_norm``). Per step a minilm run has ~45 ms of such costs that do not shrink with the
-batch (optimizer, clipping, the embedding gradient, autocast's weight casts): a 1 x 8-token step
-took 65-70 ms, a 16 x 8-40 one 113-125.
+products (``total_norm``). Such per-step costs do not shrink with the batch: a 1 x 8-token step
+took 65-70 ms with ``clip_grad_norm_`` (the optimizer step ~15 ms, clipping ~13), 67-68 ms with
+this (machine slower by then; optimizer ~18 ms, norm ~6), a 16 x 8-40 one 113-132.
 
 Used where the gradients are plain local tensors that the optimizer steps as they are: no fp16
 GradScaler (accelerate unscales inside its own clipping), no DeepSpeed / FSDP / XLA, and an
@@ -46,23 +46,26 @@ def fused_optimizer(optimizer: Any) -> torch.optim.Optimizer | None:
     return inner
 
 
-def plain_gradients(parameters: Any) -> bool:
+def gradients(parameters: Any) -> list[torch.Tensor]:
+    """The gradients of ``parameters`` that exist."""
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def plain_gradients(grads: list[torch.Tensor]) -> bool:
     """Whether every gradient is a plain tensor on one device (not a DTensor shard, not sparse)."""
-    grads = [p.grad for p in parameters if p.grad is not None]
     return (
         all(type(g) is torch.Tensor and g.layout == torch.strided for g in grads)
         and len({g.device for g in grads}) <= 1
     )
 
 
-def total_norm(parameters: Any) -> torch.Tensor:
-    """The 2-norm of all gradients of ``parameters`` together, as ``clip_grad_norm_`` computes it.
+def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of ``grads`` together, as ``clip_grad_norm_`` computes it.
 
     Each fp32 gradient's sum of squares is a BLAS dot product with itself, which read the
-    gradients of a minilm step in 4.7-4.9 ms on the Xeon above where ``torch._foreach_norm`` (what
+    gradients of a minilm step in 4.7-5.9 ms on the Xeon above where ``torch._foreach_norm`` (what
     ``clip_grad_norm_`` uses) took 8.0-8.3; other dtypes are summed in fp32 by ``vector_norm``.
     """
-    grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
     if grads[0].device.type != "cpu":  # one fused kernel on a GPU, where a dot is a launch each
@@ -76,10 +79,10 @@ def total_norm(parameters: Any) -> torch.Tensor:
     return torch.stack([s.float() for s in squares]).sum().sqrt()
 
 
-def clip_in_step(parameters: Any, max_norm: float, optimizer: torch.optim.Optimizer) -> torch.Tensor:
-    """The gradients' total norm before clipping; the clipping itself is left to ``optimizer``'s
+def clip_in_step(grads: list[torch.Tensor], max_norm: float, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+    """The total norm of ``grads`` before clipping; the clipping itself is left to ``optimizer``'s
     next step (``grad_scale``, removed again by that step's post-hook)."""
-    norm = total_norm(parameters)
+    norm = total_norm(grads)
     # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); the step divides by its inverse
     optimizer.grad_scale = torch.clamp((norm + 1e-6) / max_norm, min=1.0).to(norm.device)
     if not getattr(optimizer, "_headstart_clears_grad_scale", False):

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 from transformers import EvalPrediction, Trainer
 
 from headstart.hardware import attention_of, set_attention
-from headstart.training.clipping import PLAIN, clip_in_step, fused_optimizer, plain_gradients
+from headstart.training.clipping import PLAIN, clip_in_step, fused_optimizer, gradients, plain_gradients
 from headstart.training.flops import flops_from_counts
 from headstart.training.sampler import EpochSeededLengthSampler, LongestFirstSampler, TokenBudgetBatchSampler
 
@@ -140,9 +140,10 @@ class HeadstartTrainer(Trainer):
         """The pre-clip gradient norm, as HF's; the fused optimizer's step applies the clipping."""
         optimizer = fused_optimizer(self.optimizer)
         plain = self.accelerator.distributed_type.value in PLAIN and self.accelerator.scaler is None
-        if optimizer is None or not plain or not plain_gradients(model.parameters()):
+        grads = gradients(model.parameters()) if optimizer is not None and plain else []
+        if not grads or not plain_gradients(grads):
             return super()._clip_grad_norm(model)
-        return clip_in_step(model.parameters(), self.args.max_grad_norm, optimizer)
+        return clip_in_step(grads, self.args.max_grad_norm, optimizer)
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         dataset = train_dataset if train_dataset is not None else self.train_dataset

@@ -6,7 +6,7 @@ from accelerate import Accelerator
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from headstart.training.clipping import clip_in_step, fused_optimizer, plain_gradients, total_norm
+from headstart.training.clipping import clip_in_step, fused_optimizer, gradients, plain_gradients, total_norm
 from headstart.training.trainer import HeadstartTrainer
 from tests_support import SENTIMENT
 
@@ -83,17 +83,17 @@ def test_the_norm_and_the_factor_are_clip_grad_norm_s():
     a.grad, b.grad = torch.randn(50) * 3, torch.randn(4, 5)
     expected = torch.linalg.vector_norm(torch.cat([a.grad.flatten(), b.grad.flatten()]))
     step = torch.optim.AdamW([a, b], fused=True)
-    norm = clip_in_step([a, b], 2.0, step)
-    assert torch.allclose(norm, expected) and torch.allclose(total_norm([a, b]), expected)
+    norm = clip_in_step(gradients([a, b]), 2.0, step)
+    assert torch.allclose(norm, expected) and torch.allclose(total_norm([a.grad, b.grad]), expected)
     assert torch.allclose(step.grad_scale, (expected + 1e-6) / 2.0)  # 1 / clip_grad_norm_'s factor
     step.step()
     assert not hasattr(step, "grad_scale")
     assert torch.allclose(torch.cat([a.grad.flatten(), b.grad.flatten()]).norm(), torch.tensor(2.0))  # clipped
-    clip_in_step([a, b], 100.0, step)
+    clip_in_step(gradients([a, b]), 100.0, step)
     assert step.grad_scale == 1.0  # below max_norm: divided by exactly 1
 
 
 def test_only_plain_dense_gradients_clip_in_the_step():
     dense, sparse = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
     dense.grad, sparse.grad = torch.ones(3), torch.ones(3).to_sparse()
-    assert plain_gradients([dense]) and not plain_gradients([dense, sparse])
+    assert plain_gradients(gradients([dense])) and not plain_gradients(gradients([dense, sparse]))

@@ -118,6 +118,9 @@ def test_the_callback_trims_where_the_heap_grows(monkeypatch):
     assert len(trims) == 2
     callback.on_step_end(None, State(), None)  # 2000: +1200 over 800, trimmed; base 300
     assert len(trims) == 3
+    monkeypatch.setattr(callbacks, "resident_bytes", lambda: 5 * 2**20)
+    callback.on_train_begin(None, State(), None)  # growth counts from the start of training
+    assert callback.base == 5 * 2**20
     monkeypatch.setattr(callbacks, "resident_bytes", lambda: None)  # no /proc: only the interval
     quiet = ReleaseFreeMemory(steps=0, growth_mb=1)
     quiet.on_step_end(None, State(), None)
