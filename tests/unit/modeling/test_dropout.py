@@ -6,7 +6,16 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from headstart.modeling.dropout import LeanDropout, dropout, dropout_of, use_lean_dropout, use_torch_dropout
+from headstart.modeling.dropout import (
+    LeanDropout,
+    draw_seed,
+    drop_mask,
+    dropout,
+    dropout_of,
+    keep_mask,
+    use_lean_dropout,
+    use_torch_dropout,
+)
 
 
 def test_drops_at_the_rate_scales_the_rest_and_follows_torch_seed():
@@ -45,6 +54,36 @@ def test_bf16_keeps_its_dtype():
     assert out.dtype == torch.bfloat16
     out.float().sum().backward()
     assert x.grad.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+def test_the_keep_mask_is_the_drop_masks_complement_in_the_inputs_dtype(dtype):
+    keep = keep_mask((7, 33), 0.25, 5, dtype, torch.device("cpu"))
+    drop = drop_mask((7, 33), 0.25, 5, torch.device("cpu"))
+    assert keep.dtype == dtype and keep.shape == (7, 33)
+    assert torch.equal(keep == 0, drop)
+    assert torch.equal(keep[~drop], torch.ones(int((~drop).sum()), dtype=dtype))
+    assert 0.15 < drop.float().mean().item() < 0.35
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_multiplying_by_the_mask_gives_the_masked_fill_values_bit_for_bit(dtype):
+    # the output and gradient the module had when it zeroed with masked_fill: only the kernel changed
+    x = torch.randn(16, 9, 24, dtype=dtype, requires_grad=True)
+    grad = torch.randn(16, 9, 24, dtype=dtype)
+    torch.manual_seed(8)
+    out = dropout(x, 0.1)
+    out.backward(grad)
+    torch.manual_seed(8)
+    drop = drop_mask(x.shape, 0.1, draw_seed(), x.device)
+    assert torch.equal(out, x.detach().masked_fill(drop, 0).mul_(1 / 0.9))
+    assert torch.equal(x.grad, grad.masked_fill(drop, 0).mul_(1 / 0.9))
+
+
+def test_a_nan_stays_nan_where_dropped_as_in_torch():
+    x = torch.full((50, 50), float("nan"))
+    assert torch.isnan(dropout(x, 0.5)).all()
+    assert torch.isnan(torch.nn.functional.dropout(x, 0.5)).all()
 
 
 def test_evaluation_rate_zero_and_rate_one():
