@@ -20,7 +20,10 @@ and recomputes the attention probabilities in the backward pass (as flash attent
 untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
 per element from numpy's SFC64 generator (``modeling/dropout.py``), seeded by a draw from torch's
 generator, so ``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the
-backward pass regenerates exactly the forward's mask. The drop probability is rounded to a
+backward pass regenerates exactly the forward's mask. It is applied by multiplying with a 0/1
+tensor in the probabilities' dtype (``dropout.keep_mask``), not with ``masked_fill``, whose boolean
+kernel is not vectorized on CPU: a layer of 8 x 512 bf16 tokens with dropout 0.1, forward and
+backward, took 145-147 ms against 165-170 on a 2-core AMX Xeon, the same values. The drop probability is rounded to a
 multiple of 1/65536 (0.1 becomes 0.100006).
 
 Numerics: q is scaled before the first matmul (as SDPA does, tokens x dim instead of tokens x
@@ -41,7 +44,7 @@ from typing import Any
 
 import torch
 
-from headstart.modeling.dropout import draw_seed, drop_mask
+from headstart.modeling.dropout import draw_seed, keep_mask
 
 NAME = "headstart"
 # Below this many key tokens the layer runs eager attention's own operations instead (same values
@@ -71,7 +74,7 @@ class _LeanAttention(torch.autograd.Function):
             probs = _probabilities(q, k, bias)
             if p > 0:
                 # dropout's 1 / (1 - p) goes on v (tokens x dim) instead of the probabilities (tokens x tokens)
-                probs.masked_fill_(drop_mask(probs.shape, p, seed, probs.device), 0)
+                probs.mul_(keep_mask(probs.shape, p, seed, probs.dtype, probs.device))
                 out = torch.matmul(probs, v * (1 / (1 - p)))
             else:
                 out = torch.matmul(probs, v)
@@ -87,10 +90,10 @@ class _LeanAttention(torch.autograd.Function):
             grad_out = grad_out.to(v.dtype)
             probs = _probabilities(q, k, bias)  # recomputed
             if p > 0:
-                drop = drop_mask(probs.shape, p, ctx.seed, probs.device)
-                grad_v = torch.matmul(probs.masked_fill(drop, 0).transpose(-1, -2), grad_out).mul_(1 / (1 - p))
-                grad_probs = torch.matmul(grad_out, v.transpose(-1, -2) * (1 / (1 - p))).masked_fill_(drop, 0)
-                del drop
+                keep = keep_mask(probs.shape, p, ctx.seed, probs.dtype, probs.device)
+                grad_v = torch.matmul((probs * keep).transpose(-1, -2), grad_out).mul_(1 / (1 - p))
+                grad_probs = torch.matmul(grad_out, v.transpose(-1, -2) * (1 / (1 - p))).mul_(keep)
+                del keep
             else:
                 grad_v = torch.matmul(probs.transpose(-1, -2), grad_out)
                 grad_probs = torch.matmul(grad_out, v.transpose(-1, -2))
