@@ -20,11 +20,11 @@ and recomputes the attention probabilities in the backward pass (as flash attent
 untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
 per element from numpy's SFC64 generator (``modeling/dropout.py``), seeded by a draw from torch's
 generator, so ``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the
-backward pass regenerates exactly the forward's mask. It is applied by multiplying with a 0/1
-tensor in the probabilities' dtype (``dropout.keep_mask``), not with ``masked_fill``, whose boolean
+backward pass regenerates exactly the forward's mask. The drop probability is rounded to a
+multiple of 1/65536 (0.1 becomes 0.100006). The mask is applied by multiplying with a 0/1 tensor
+in the probabilities' dtype (``dropout.keep_mask``), not with ``masked_fill``, whose boolean
 kernel is not vectorized on CPU: a layer of 8 x 512 bf16 tokens with dropout 0.1, forward and
-backward, took 145-147 ms against 165-170 on a 2-core AMX Xeon, the same values. The drop probability is rounded to a
-multiple of 1/65536 (0.1 becomes 0.100006).
+backward, took 145-147 ms against 165-170 on a 2-core AMX Xeon, the same values.
 
 Numerics: q is scaled before the first matmul (as SDPA does, tokens x dim instead of tokens x
 tokens); scores, mask, softmax and the softmax gradient stay in the inputs' dtype, which under
