@@ -1,0 +1,42 @@
+"""Directories saved by an earlier release load and predict the same (tests/assets/saved_v1)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headstart import Predictor
+
+SAVED = Path(__file__).parents[1] / "assets" / "saved_v1"
+EXPECTED = json.loads((SAVED / "expected.json").read_text(encoding="utf-8"))
+TEXTS = ["great movie loved it", "boring film terrible acting", "a film", "wonderful and dull"]
+
+
+def _same(got, want) -> None:
+    """Equal structure and strings, floats within 1e-5."""
+    if isinstance(want, dict):
+        assert set(got) == set(want)
+        for key in want:
+            _same(got[key], want[key])
+    elif isinstance(want, list):
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            _same(a, b)
+    elif isinstance(want, float):
+        assert np.isclose(got, want, atol=1e-5), (got, want)
+    else:
+        assert got == want
+
+
+@pytest.mark.parametrize("name", ["text-classification", "multi-label-classification"])
+def test_saved_classifiers_predict_the_same(name):
+    predictor = Predictor.load(SAVED / name)
+    _same(predictor.predict(TEXTS, all_scores=True), EXPECTED[name])
+
+
+def test_saved_crf_tagger_predicts_the_same():
+    predictor = Predictor.load(SAVED / "token-classification-crf")
+    want = EXPECTED["token-classification-crf"]
+    _same(predictor.predict(["she said the company was great", "the market loved xyzzy"]), want["entities"])
+    _same(predictor.predict([["he", "hated", "new", "company", "so", "much"]]), want["tags"])
