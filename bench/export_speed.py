@@ -30,10 +30,10 @@ import torch
 
 from headstart import Predictor, train
 from headstart.data.tokens import read_token_file
-from headstart.evaluation.ner_metrics import entity_metrics
 from headstart.hardware import bf16_fast
 from headstart.inference.onnx_export import export_onnx
 from headstart.modeling.first_token import use_full_layer
+from headstart.tasks.token_classification.metrics import entity_metrics
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

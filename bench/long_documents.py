@@ -67,7 +67,7 @@ def main() -> None:
         windows = result.metrics.get("validation", {})
         for how in ("mean", "max") if mode == "windows" else ("-",):
             if how != "-":
-                predictor.info.raw["window_aggregation"] = how
+                predictor.info = predictor.info.with_settings(window_aggregation=how)
             started = time.perf_counter()
             scores = evaluate(predictor, test)
             seconds = time.perf_counter() - started

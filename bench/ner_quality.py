@@ -25,7 +25,7 @@ from headstart import Predictor, RunConfig, train
 from headstart.config import DECODERS
 from headstart.data.tags import is_valid_iob2
 from headstart.data.tokens import read_token_file
-from headstart.evaluation.ner_metrics import entity_metrics
+from headstart.tasks.token_classification.metrics import entity_metrics
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "conll2003"
 

@@ -204,7 +204,7 @@ def run_hf(workload: str, recipe: str, work: Path) -> dict[str, Any]:
     # evaluation sampler is length-grouped too (transformers 5.x), which reorders the rows.
     out = trainer.predict(test_set)
     if ner:
-        from headstart.evaluation.ner_metrics import entity_metrics
+        from headstart.tasks.token_classification.metrics import entity_metrics
 
         pred = np.asarray(out.predictions).argmax(-1)
         gold_seqs, pred_seqs = [], []

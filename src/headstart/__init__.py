@@ -6,8 +6,6 @@
 'minilm'
 """
 
-__version__ = "0.1.0"
-
 from headstart.config import RunConfig, load_config  # noqa: E402
 from headstart.data import Examples, LabelSet, load_examples, load_splits  # noqa: E402
 from headstart.data.tokens import TokenExamples, read_token_file  # noqa: E402
@@ -23,9 +21,11 @@ from headstart.evaluation.evaluate import evaluate  # noqa: E402
 from headstart.inference.batch import BatchSummary, predict_file  # noqa: E402
 from headstart.inference.embeddings import Embedder, embed  # noqa: E402
 from headstart.inference.predictor import Predictor  # noqa: E402
-from headstart.inference.token_predictor import TokenPredictor  # noqa: E402
+
+TokenPredictor = Predictor  # one Predictor serves every task now; the old name keeps working
 from headstart.models import BUNDLED, resolve_model  # noqa: E402
 from headstart.training.run import TrainResult, check, train  # noqa: E402
+from headstart.version import __version__  # noqa: E402
 
 __all__ = [
     "BUNDLED",

@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def versions() -> dict[str, str]:
     import torch
     import transformers
 
-    from headstart import __version__
+    from headstart.version import __version__
 
     return {
         "headstart": __version__,
@@ -68,39 +68,106 @@ def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+# The keys of headstart.json that every task writes; the rest are the task's own settings.
+FORMAT_VERSION = 1
+_WRITTEN_WHEN_SET = ("class_weights", "runtime", "onnx")  # absent from the file unless set
+_FIRST = ("format_version", "task", "pipeline_task", "labels", "columns")  # the file's first keys
+
+
 @dataclass
 class ModelInfo:
-    """The parts of ``headstart.json`` that inference needs."""
+    """``headstart.json``, typed: what every saved directory records, plus ``settings``, the task's own
+    fields (a dataclass its package defines; ``tasks.read_model_info`` picks it)."""
 
     path: Path
     task: str
     labels: list[str]
-    columns: dict[str, str | None]
     max_length: int
-    raw: dict[str, Any]
+    settings: Any = None
+    format_version: int = FORMAT_VERSION
+    pipeline_task: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+    base_model: str | None = None
+    main_metric: str | None = None
+    created: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    train_seconds: float | None = None
+    resumed_from: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    data_checks: dict[str, Any] | None = None
+    architecture: str | None = None
+    precision: str | None = None
+    throughput: dict[str, Any] | None = None
+    attn_implementation: str | None = None
+    dropout_implementation: str | None = None
+    class_weights: dict[str, float] | None = None
+    runtime: str | None = None  # "onnx" for an export; absent (PyTorch) otherwise
+    onnx: dict[str, Any] | None = None  # an export's record: file, quantization, parity
 
     @classmethod
-    def from_dict(cls, path: Path, raw: dict[str, Any]) -> ModelInfo:
-        return cls(path, raw["task"], list(raw["labels"]), dict(raw.get("columns") or {}), int(raw["max_length"]), raw)
+    def parse(cls, path: Path, raw: dict[str, Any], settings_type: type) -> ModelInfo:
+        """The typed info from the file's mapping; keys neither common nor the task's are ignored."""
+        common = {f.name for f in fields(cls)} - {"path", "settings"}
+        values = {k: raw[k] for k in common if k in raw}
+        values["labels"] = [str(x) for x in raw["labels"]]
+        values["max_length"] = int(raw["max_length"])
+        values["columns"] = dict(raw.get("columns") or {})
+        values["task"] = str(raw["task"])
+        return cls(path=path, settings=settings_from(settings_type, raw), **values)
 
-    @classmethod
-    def read(cls, path: str | Path) -> ModelInfo:
-        root = Path(path)
-        info_file = root / INFO_FILE
-        if not root.is_dir():
-            raise ModelLoadError("a saved model directory", found=f"nothing at {root}", fix="check the path")
-        if not info_file.is_file():
-            raise ModelLoadError(
-                f"a directory saved by headstart (with {INFO_FILE})",
-                found=f"{root} without it",
-                fix="train one with `headstart train`, or use transformers.pipeline for other models",
-            )
-        try:
-            return cls.from_dict(root, json.loads(info_file.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelLoadError(
-                f"a valid {INFO_FILE}",
-                found=f"{type(exc).__name__}: {exc}",
-                fix="re-train or restore the file",
-                file=info_file,
-            ) from None
+    def to_dict(self) -> dict[str, Any]:
+        """The file's flat mapping: what the model is, the task's settings, then how it was made."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _FIRST}
+        out.update(asdict(self.settings) if self.settings is not None else {})
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _FIRST or f.name in ("path", "settings") or (f.name in _WRITTEN_WHEN_SET and value is None):
+                continue
+            out[f.name] = value
+        return out
+
+    def with_settings(self, **changes: Any) -> ModelInfo:
+        """A copy whose task settings have ``changes`` (what ``Task.tune`` fitted after training)."""
+        return replace(self, settings=replace(self.settings, **changes))
+
+    def write(self, directory: Path) -> None:
+        write_json(directory / INFO_FILE, self.to_dict())
+
+
+def settings_from(settings_type: type, raw: dict[str, Any]) -> Any:
+    """A task's settings dataclass from the file's keys; a key an older release did not write keeps
+    the dataclass default (the behaviour that release had)."""
+    names = {f.name for f in fields(settings_type)}
+    return settings_type(**{k: v for k, v in raw.items() if k in names})
+
+
+def read_info_file(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The directory and the mapping in its ``headstart.json``, with errors that say what to do."""
+    root = Path(path)
+    info_file = root / INFO_FILE
+    if not root.is_dir():
+        raise ModelLoadError("a saved model directory", found=f"nothing at {root}", fix="check the path")
+    if not info_file.is_file():
+        raise ModelLoadError(
+            f"a directory saved by headstart (with {INFO_FILE})",
+            found=f"{root} without it",
+            fix="train one with `headstart train`, or use transformers.pipeline for other models",
+        )
+    try:
+        raw = json.loads(info_file.read_text(encoding="utf-8"))
+        for key in ("task", "labels", "max_length"):
+            raw[key]  # noqa: B018 -- a KeyError names the missing key
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise info_error(info_file, exc) from None
+    return root, raw
+
+
+def info_error(info_file: Path, exc: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"a valid {INFO_FILE}",
+        found=f"{type(exc).__name__}: {exc}",
+        fix="re-train or restore the file",
+        file=info_file,
+    )

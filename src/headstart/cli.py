@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from headstart import __version__
 from headstart.config import (
-    DECODERS,
     RunConfig,
     apply_overrides,
     default_config_yaml,
@@ -27,9 +25,11 @@ from headstart.config import (
     set_value,
 )
 from headstart.errors import ConfigError, HeadstartError
+from headstart.version import __version__
 
 logger = logging.getLogger("headstart")
 _CFG_PREFIX = "cfg:"
+_OPTION_PREFIX = "option:"
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -119,11 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    p.add_argument(
-        "--decode",
-        choices=DECODERS,
-        help="NER softmax models: override the saved decoding (argmax = what transformers.pipeline does)",
-    )
+    _predict_option_flags(p)
     p.add_argument("--batch-size", "--batch_size", type=int, default=32)
     _common(p)
     p.set_defaults(func=cmd_predict)
@@ -184,6 +180,21 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
         kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
         names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
         p.add_argument(*names, dest=f"serve:{f.name}", type=kind, default=f.default, help=f.metadata["help"])
+
+
+def _predict_option_flags(p: argparse.ArgumentParser) -> None:
+    """A flag per option some task's predict() takes; the loaded model's task refuses the others."""
+    from headstart.tasks import predict_options
+
+    for name, option in predict_options().items():
+        flag = f"--{name.replace('_', '-')}"
+        p.add_argument(flag, dest=f"{_OPTION_PREFIX}{name}", choices=option.choices, help=option.help)
+
+
+def _predict_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        k[len(_OPTION_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(_OPTION_PREFIX) and v is not None
+    }
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -280,6 +291,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             fix='e.g. headstart predict DIR "some text"',
         )
     predictor = Predictor.load(args.model_dir)
+    options = _predict_options(args)
     if args.input:
         summary = predict_file(
             predictor,
@@ -289,10 +301,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             batch_size=args.batch_size,
             all_scores=args.all_scores,
-            decode=args.decode,
             overwrite=args.overwrite,
             progress=args.progress,
             **_read_options(args),
+            **options,
         )
         where = f" to {summary.output}" if summary.output else ""
         print(
@@ -302,13 +314,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    options = {"decode": args.decode} if args.decode else {}
-    if options and predictor.info.task != "token-classification":
-        raise ConfigError(
-            "--decode only for a token-classification (NER) model",
-            found=f"a {predictor.info.task} model",
-            fix="leave --decode out",
-        )
     if args.text_pair and len(args.text_pair) != len(args.texts):
         raise ConfigError(
             f"one --text-pair per TEXT ({len(args.texts)})",
@@ -321,9 +326,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         rows, inputs = [{"text": t} for t in args.texts], list(args.texts)
     preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
-    records = [
-        {**row, **pred} if isinstance(pred, dict) else {**row, "entities": pred} for row, pred in zip(rows, preds)
-    ]
+    out = predictor.task.file_rows(predictor.info, {})
+    records = [out.merge(row, value, pred) for row, value, pred in zip(rows, inputs, preds)]
     write_records(records, args.output, overwrite=args.overwrite)
     if args.output:
         print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)

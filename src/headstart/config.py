@@ -127,18 +127,18 @@ class DataConfig:
     tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
 
 
-TASK_TYPES = ("text-classification", "multi-label-classification", "regression", "token-classification", "text-to-text")
 DECODERS = ("viterbi", "argmax")  # how a softmax NER head turns word scores into tags
-TASK_ALIASES = {
-    "classification": "text-classification",
-    "sequence-classification": "text-classification",
-    "multi-label": "multi-label-classification",
-    "multilabel": "multi-label-classification",
-    "text2text": "text-to-text",
-    "seq2seq": "text-to-text",
-    "ner": "token-classification",
-    "tagging": "token-classification",
-}
+# task.type's values and their aliases: each task package declares its own and the registry
+# (headstart/tasks/__init__.py) registers them, so adding a task never touches this file.
+TASK_TYPES: list[str] = []
+TASK_ALIASES: dict[str, str] = {}
+
+
+def register_task_type(name: str, aliases: tuple[str, ...] = ()) -> None:
+    """Make ``name`` (and its ``aliases``) a valid ``task.type``."""
+    if name not in TASK_TYPES:
+        TASK_TYPES.append(name)
+    TASK_ALIASES.update(dict.fromkeys(aliases, name))
 
 
 @dataclass

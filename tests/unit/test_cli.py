@@ -108,7 +108,7 @@ def test_predict_texts_prints_jsonl(cli_model, capsys):
 def test_decode_is_refused_for_a_classifier(cli_model, capsys):
     assert main(["predict", str(cli_model), "great fun", "--decode", "argmax"]) == 2
     err = capsys.readouterr().err
-    assert "--decode only for a token-classification (NER) model" in err and "text-classification" in err
+    assert "--decode only for a token-classification model" in err and "text-classification" in err
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])

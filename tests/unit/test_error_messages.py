@@ -6,12 +6,12 @@ import shutil
 import pytest
 
 from headstart import Predictor, RunConfig, evaluate, train
-from headstart.artifacts import ModelInfo, check_output_dir
+from headstart.artifacts import check_output_dir
 from headstart.cli import main
 from headstart.config import DataConfig
 from headstart.data import load_examples, load_splits, read_table
 from headstart.errors import ConfigError, DataError, LabelError, ModelLoadError, OutputExistsError
-from headstart.tasks import get_task
+from headstart.tasks import get_task, read_model_info
 from tests_support import SENTIMENT
 
 
@@ -56,7 +56,7 @@ def test_cli_pair_count_and_output_suffix(pair_model, capsys):
 
 def test_saved_directory_problems(pair_model, tmp_path):
     with pytest.raises(ModelLoadError, match="directory saved by headstart"):
-        ModelInfo.read(tmp_path)
+        read_model_info(tmp_path)
     broken = tmp_path / "broken"
     shutil.copytree(pair_model, broken)
     (broken / "headstart.json").write_text("{}")

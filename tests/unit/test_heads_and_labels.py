@@ -9,8 +9,8 @@ import torch
 from headstart import Predictor, train
 from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, LabelError
-from headstart.modeling.losses import classification_loss, weighted_loss
-from headstart.training.class_weights import resolve_class_weights
+from headstart.modeling.losses import single_label_loss, weighted_loss
+from headstart.tasks.common.class_weights import resolve_class_weights
 from tests_support import SENTIMENT, tiny_run_config
 
 
@@ -148,9 +148,9 @@ def test_class_weights_resolve_auto_and_explicit():
 
 def test_weighted_loss_divides_by_the_accumulated_item_count():
     logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 1])
-    fn = weighted_loss([1.0, 2.0, 0.5], "single_label_classification")
+    fn = weighted_loss([1.0, 2.0, 0.5], single_label_loss)
     weights = torch.tensor([1.0, 2.0, 0.5])
-    summed = classification_loss(logits, labels, "single_label_classification", weights, reduction="sum")
+    summed = single_label_loss(logits, labels, weights, reduction="sum")
     assert torch.isclose(fn({"logits": logits}, labels, num_items_in_batch=8), summed / 8)
     assert torch.isclose(
         fn({"logits": logits}, labels),

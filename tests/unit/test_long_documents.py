@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 
 from headstart import Predictor, train
 from headstart.data.encoding import encode_texts
-from headstart.inference.windows import aggregate
+from headstart.tasks.common.windows import IDENTITY, SIGMOID, SOFTMAX, aggregate
 from tests_support import NEGATIVE, POSITIVE, tiny_run_config
 
 WORDS = "great movie loved it wonderful film excellent acting brilliant story best fun amazing plot".split()
@@ -48,14 +48,14 @@ def test_windows_cover_the_whole_text_with_overlap(tokenizer):
 
 def test_window_scores_aggregate_to_documents():
     probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
-    mean = np.exp(aggregate(np.log(probs), [0, 0, 1], 2, "mean", "single_label_classification"))
+    mean = np.exp(aggregate(np.log(probs), [0, 0, 1], 2, "mean", SOFTMAX))
     assert np.allclose(mean, [[0.75, 0.25], [0.2, 0.8]], atol=1e-6)
-    top = np.exp(aggregate(np.log(probs), [0, 0, 1], 2, "max", "single_label_classification"))
+    top = np.exp(aggregate(np.log(probs), [0, 0, 1], 2, "max", SOFTMAX))
     assert np.allclose(top[0], np.array([0.9, 0.4]) / 1.3, atol=1e-6)
-    values = aggregate(np.array([[1.0], [3.0], [5.0]]), [0, 0, 1], 2, "mean", "regression")
+    values = aggregate(np.array([[1.0], [3.0], [5.0]]), [0, 0, 1], 2, "mean", IDENTITY)
     assert values.ravel().tolist() == [2.0, 5.0]
     logits = np.log(np.array([[0.9], [0.5]]) / (1 - np.array([[0.9], [0.5]])))
-    assert np.allclose(1 / (1 + np.exp(-aggregate(logits, [0, 0], 1, "max", "multi_label_classification"))), 0.9)
+    assert np.allclose(1 / (1 + np.exp(-aggregate(logits, [0, 0], 1, "max", SIGMOID))), 0.9)
 
 
 @pytest.mark.parametrize("mode", ["head-tail", "windows"])

@@ -1,7 +1,7 @@
 import pytest
 from sklearn.metrics import f1_score
 
-from headstart.evaluation.metrics import classification_metrics, scalar_metrics
+from headstart.tasks.common.metrics import classification_metrics, scalar_metrics
 
 
 def test_binary_scores_match_hand_computation():

@@ -58,7 +58,7 @@ class TokenExamples:
         return None if self.tags is None else [t for seq in self.tags for t in seq]
 
     def inputs(self) -> list[str] | list[list[str]]:
-        """What :meth:`TokenPredictor.predict` takes: the raw texts when known, else the word lists."""
+        """What :meth:`Predictor.predict` of a tagger takes: the raw texts when known, else the word lists."""
         return list(self.texts) if self.texts is not None else [list(w) for w in self.words]
 
     def subset(self, indices: Any) -> TokenExamples:

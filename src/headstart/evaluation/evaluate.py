@@ -62,4 +62,4 @@ def _report(out: Path, predictor: Predictor, examples: Any, metrics: dict[str, A
     if saved.is_file():  # the model's own training curves, for context
         history = json.loads(saved.read_text(encoding="utf-8")).get("history")
     title = f"{predictor.info.path.name} on {name}"
-    write_report(out, predictor.info.raw, {name: metrics}, history, checks, title=title)
+    write_report(out, predictor.info.to_dict(), {name: metrics}, history, checks, title=title)

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from headstart.data.columns import ColumnSpec, detect_columns
+from headstart.data.rows import Chunk, RowProblem
 from headstart.data.stream import BadRecord, Record, Stream, open_stream
-from headstart.data.tokens import TokenExamples
 from headstart.errors import ConfigError, DataError, OutputExistsError
 from headstart.inference.predictor import Predictor
 
@@ -71,57 +70,38 @@ def predict_file(
     chunk_size: int = 1000,
     batch_size: int = 32,
     all_scores: bool = False,
-    decode: str | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
     stdout: IO[str] | None = None,
+    **options: Any,
 ) -> BatchSummary:
     """Predict every row of ``input`` and write JSONL or CSV to ``output`` (stdout when ``None``).
 
     ``chunk_size`` rows are read, predicted and written at a time, so memory does not grow with
     the file. ``on_error="fail"`` stops at the first unreadable row with a :class:`DataError`
     naming its line (and leaves no output behind). ``progress=None`` shows a bar when stderr is a
-    terminal.
+    terminal. ``options`` are the task's prediction options (``decode`` for a tagger).
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error among {', '.join(ON_ERROR)}", found=repr(on_error), fix="pick one")
     if chunk_size < 1:
         raise ConfigError("a --chunk-size of at least 1", found=str(chunk_size), fix="raise it")
     predictor = model if isinstance(model, Predictor) else Predictor.load(model)
-    ner = predictor.info.task == "token-classification"
-    if decode is not None and not ner:
-        raise ConfigError(
-            "--decode only for a token-classification (NER) model",
-            found=f"a {predictor.info.task} model",
-            fix="leave --decode out",
-        )
-    options = {"decode": decode} if decode else {}
-    stream = open_stream(
-        input,
-        format=format,
-        encoding=encoding,
-        header=header,
-        conll=ner,
-        token_column=int(predictor.info.columns.get("token_column", 0) or 0),
-    )
+    predictor.check_options(options)
+    rows = predictor.task.file_rows(predictor.info, {"text_column": text_column, "text_pair_column": text_pair_column})
+    stream = open_stream(input, format=format, encoding=encoding, header=header, **rows.stream_options)
     summary = BatchSummary(str(input), None if output is None else str(output))
     writer = _Writer(output, overwrite, stdout or sys.stdout)
     errors = _ErrorLog(writer.errors_path, on_error, summary)
-    to_input = _NerInputs() if ner else _TextInputs(predictor, text_column, text_pair_column)
     started = time.perf_counter()
     bar = _progress_bar(stream, progress)
-    chunks = _chunks(stream, to_input, errors, chunk_size, bar, summary)
-    context = int(predictor.info.raw.get("context", 0) or 0) if ner else 0
-    if context > 0:
-        chunks = _with_neighbours(chunks, context)
+    chunks = rows.chunks(_chunks(stream, rows, errors, chunk_size, bar, summary))
+    options = {"all_scores": all_scores, **options}
     try:
         for chunk in chunks:
             records, inputs = chunk.records, chunk.inputs
-            if ner:
-                preds = _predict_tokens(predictor, chunk, batch_size, options)
-            else:
-                preds = predictor.predict(inputs, batch_size=batch_size, all_scores=all_scores)
-            writer.write([_merge(rec.fields, x, pred, ner) for rec, x, pred in zip(records, inputs, preds)])
+            preds = rows.predict(predictor, chunk, batch_size, options)
+            writer.write([rows.merge(rec.fields, x, pred) for rec, x, pred in zip(records, inputs, preds)])
             summary.predicted += len(records)
             if bar is not None:
                 bar.set_postfix(rows=summary.predicted, skipped=summary.skipped, refresh=False)
@@ -138,94 +118,10 @@ def predict_file(
     return summary
 
 
-# -- rows -> model inputs ----------------------------------------------------------------------
-class _TextInputs:
-    """A classifier's input from a row: its text (and pair) columns, found from the first row."""
-
-    def __init__(self, predictor: Predictor, text_column: str | None, text_pair_column: str | None) -> None:
-        self.info = predictor.info
-        self.is_pair = predictor.is_pair
-        self.named = (text_column, text_pair_column)
-        self.spec: ColumnSpec | None = None
-
-    def resolve(self, record: Record, source: str) -> None:
-        columns = list(record.fields)
-        saved = self.info.columns
-        if (
-            not any(self.named)
-            and saved.get("text")
-            and all(c is None or c in columns for c in (saved.get("text"), saved.get("text_pair")))
-        ):
-            spec = ColumnSpec(saved["text"], saved.get("text_pair"), None)
-        else:
-            spec = detect_columns(
-                columns, text=self.named[0], text_pair=self.named[1], label=None, need_label=False, source=source
-            )
-        if bool(spec.text_pair) != self.is_pair:
-            kind = "text pairs" if self.is_pair else "single texts"
-            raise DataError(
-                f"{kind}, as the model was trained on",
-                found=f"columns {columns}",
-                fix="name the text columns with --text-column/--text-pair-column",
-                file=source,
-            )
-        self.spec = spec
-
-    def __call__(self, record: Record, source: str) -> Any:
-        if self.spec is None:
-            self.resolve(record, source)
-        assert self.spec is not None
-        text = _text(record.fields, self.spec.text)
-        if self.spec.text_pair is None:
-            return text
-        return (text, _text(record.fields, self.spec.text_pair))
-
-
-class _NerInputs:
-    """A tagger's input from a row: ``text`` (entities come back) or ``tokens`` (tags come back)."""
-
-    def __call__(self, record: Record, source: str) -> Any:
-        fields = record.fields
-        for key in ("tokens", "words"):
-            if key in fields:
-                words = fields[key]
-                if not isinstance(words, list) or not all(isinstance(w, (str, int, float)) for w in words):
-                    raise _RowProblem(f'"{key}" should be a list of words, found {type(words).__name__}')
-                return [str(w) for w in words]
-        if "text" in fields:
-            return _text(fields, "text")
-        raise _RowProblem(f'a "text" or a "tokens" field, found keys {sorted(fields)[:10]}')
-
-
-class _RowProblem(Exception):
-    """This row cannot be turned into a model input (reported like an unreadable row)."""
-
-
-def _text(fields: dict[str, Any], column: str) -> str:
-    if column not in fields:
-        raise _RowProblem(f"no '{column}' field")
-    value = fields[column]
-    if value is None or (isinstance(value, float) and value != value):
-        raise _RowProblem(f"a missing value in '{column}'")
-    if isinstance(value, (dict, list, tuple, bytes)):
-        raise _RowProblem(f"a {type(value).__name__} in '{column}' where a text was expected")
-    return value if isinstance(value, str) else str(value)
-
-
 # -- chunks ------------------------------------------------------------------------------------
-@dataclass
-class _Chunk:
-    records: list[Record]
-    inputs: list[Any]
-    documents: list[int | None]
-    # NER with document context: neighbouring sentences fed for context only, never written.
-    before: list[tuple[list[str], int | None]] = field(default_factory=list)
-    after: list[tuple[list[str], int | None]] = field(default_factory=list)
-
-
 def _chunks(
     stream: Stream, to_input: Any, errors: _ErrorLog, size: int, bar: Any, summary: BatchSummary
-) -> Iterator[_Chunk]:
+) -> Iterator[Chunk]:
     records: list[Record] = []
     inputs: list[Any] = []
     last = 0
@@ -237,94 +133,22 @@ def _chunks(
         else:
             try:
                 value = to_input(rec, source)
-            except _RowProblem as exc:
+            except RowProblem as exc:
                 errors.add(rec.location, rec.line, str(exc))
             else:
                 records.append(rec)
                 inputs.append(value)
         if len(records) >= size:
-            yield _Chunk(records, inputs, [r.document for r in records])
+            yield Chunk(records, inputs, [r.document for r in records])
             records, inputs = [], []
         if bar is not None and summary.rows % 256 == 0:
             now = stream.bytes_read
             bar.update(now - last)
             last = now
     if records:
-        yield _Chunk(records, inputs, [r.document for r in records])
+        yield Chunk(records, inputs, [r.document for r in records])
     if bar is not None:
         bar.update(stream.size - last)
-
-
-def _with_neighbours(chunks: Iterator[_Chunk], context: int) -> Iterator[_Chunk]:
-    """Give each chunk the sentences around its edges that a context model would have seen.
-
-    A model trained with ``task.context`` reads up to ``context`` sub-tokens of the neighbouring
-    sentences of the same document; a chunk boundary must not take them away, or predictions
-    would depend on ``chunk_size``. Each word is at least one sub-token, so sentences are carried
-    until they hold ``context`` words. One chunk is read ahead for the right-hand side.
-    """
-    prev: _Chunk | None = None
-    cur = next(chunks, None)
-    while cur is not None:
-        nxt = next(chunks, None)
-        if prev is not None and cur.documents and cur.documents[0] is not None:
-            cur.before = _edge(prev, cur.documents[0], context, reverse=True)
-        if nxt is not None and cur.documents and cur.documents[-1] is not None:
-            cur.after = _edge(nxt, cur.documents[-1], context, reverse=False)
-        yield cur
-        prev, cur = cur, nxt
-
-
-def _edge(chunk: _Chunk, document: int, context: int, *, reverse: bool) -> list[tuple[list[str], int | None]]:
-    out: list[tuple[list[str], int | None]] = []
-    words = 0
-    pairs = list(zip(chunk.inputs, chunk.documents))
-    for value, doc in reversed(pairs) if reverse else pairs:
-        if isinstance(value, str) or doc != document or words >= context:
-            break
-        out.append((value, doc))
-        words += len(value)
-    return out[::-1] if reverse else out
-
-
-def _predict_tokens(predictor: Any, chunk: _Chunk, batch_size: int, options: dict[str, Any]) -> list[Any]:
-    """Entities for text rows, tags for token rows: each kind predicted together, order kept."""
-    out: list[Any] = [None] * len(chunk.inputs)
-    texts = [i for i, x in enumerate(chunk.inputs) if isinstance(x, str)]
-    words = [i for i, x in enumerate(chunk.inputs) if not isinstance(x, str)]
-    if texts:
-        for i, pred in zip(
-            texts, predictor.predict([chunk.inputs[i] for i in texts], batch_size=batch_size, **options)
-        ):
-            out[i] = pred
-    if words:
-        sentences = chunk.before + [(chunk.inputs[i], chunk.documents[i]) for i in words] + chunk.after
-        docs = [d for _, d in sentences]
-        examples = TokenExamples(
-            [w for w, _ in sentences],
-            source="input",
-            documents=None if any(d is None for d in docs) else [int(d) for d in docs],  # type: ignore[arg-type]
-        )
-        preds = predictor.predict(examples, batch_size=batch_size, **options)
-        for i, pred in zip(words, preds[len(chunk.before) :]):
-            out[i] = pred
-    return out
-
-
-def _merge(fields: dict[str, Any], value: Any, pred: Any, ner: bool) -> dict[str, Any]:
-    """The row's own fields, then the prediction's; an input field the prediction reuses (a gold
-    ``label`` or ``tags`` column) is kept as ``input_<name>``."""
-    if not ner:
-        new = dict(pred)
-    elif isinstance(value, list):
-        new = {"tags": [p["tag"] for p in pred], "scores": [p["score"] for p in pred]}
-    else:
-        new = {"entities": pred}
-    row: dict[str, Any] = {}
-    for key, value in fields.items():
-        row[f"input_{key}" if key in new else key] = value
-    row.update(new)
-    return row
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -31,12 +31,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from headstart.artifacts import INFO_FILE, check_output_dir, publish
+from headstart.artifacts import check_output_dir, publish
 from headstart.errors import ConfigError, ExportError
 from headstart.inference.onnx_runtime import RUNTIME, OnnxModel, onnxruntime
 from headstart.inference.predictor import Predictor
@@ -136,16 +135,17 @@ def export_onnx(
     started = time.perf_counter()
     source, out = Path(model_dir), Path(output)
     predictor = Predictor.load(source, device="cpu", bf16=False)  # the graph is traced in fp32
-    if predictor.info.raw.get("runtime") == RUNTIME:
+    if predictor.info.runtime == RUNTIME:
         raise ConfigError(
             "a PyTorch model directory to export",
             found=f"{source} is already an ONNX export",
             fix="export the original",
         )
-    if predictor.info.task == "text-to-text":
+    refusal = predictor.task.export_refusal(predictor.info)
+    if refusal is not None:
         raise ExportError(
-            "a classifier or tagger to export (one forward pass per input)",
-            found="a text-to-text model: scoring runs its decoder once per label, which a single graph does not hold",
+            "a model that runs as one forward pass per input",
+            found=refusal,
             fix="serve the PyTorch directory (headstart serve / Predictor.load work on it unchanged)",
             file=source,
         )
@@ -220,9 +220,7 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
     for name in COPIED:
         if (source / name).is_file():
             shutil.copy2(source / name, stage / name)
-    info = dict(predictor.info.raw)
-    info["runtime"] = RUNTIME
-    info["onnx"] = {
+    record = {
         "file": file,
         "quantize": quantize,
         "int8": quantized,
@@ -233,7 +231,7 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
         "parity": parity,
         "exporter": f"torch.onnx ({parity['exporter']}) {torch.__version__}",
     }
-    (stage / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    replace(predictor.info, runtime=RUNTIME, onnx=record).write(stage)
     size = sum(p.stat().st_size for p in stage.iterdir() if p.suffix == ".onnx") / 1e6
     return ExportReport(stage, "onnx", quantize, round(size, 1), 0.0, parity, quantized)
 
@@ -337,12 +335,8 @@ def _fuse(path: Path, config: Any, feed: dict[str, np.ndarray], expected: np.nda
 
 
 def _probe_batch(predictor: Predictor) -> dict[str, torch.Tensor]:
-    """The probe texts tokenized as the predictor would (pairs for a pair model), padded."""
-    texts = PROBES
-    pairs = list(reversed(PROBES)) if predictor.is_pair else None
-    return predictor.tokenizer(
-        texts, pairs, padding=True, truncation=True, max_length=predictor.info.max_length, return_tensors="pt"
-    )
+    """The probe texts tokenized as the model reads them (pairs for a pair model), padded."""
+    return predictor.task.probe_batch(predictor.tokenizer, predictor.info, list(PROBES))
 
 
 def _session_logits(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:

@@ -40,7 +40,7 @@ def onnxruntime() -> Any:
 class OnnxModel:
     def __init__(self, path: str | Path, info: ModelInfo) -> None:
         ort = onnxruntime()
-        meta = info.raw.get("onnx") or {}
+        meta = info.onnx or {}
         file = Path(path) / str(meta.get("file", "model.onnx"))
         if not file.is_file():
             raise ModelLoadError(

@@ -20,7 +20,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, Pretrai
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from headstart.modeling.backbones import encoder_from_config, encoder_from_pretrained
-from headstart.modeling.losses import classification_loss
+from headstart.modeling.losses import LOSSES
 from headstart.modeling.pooling import pool
 
 ACTIVATIONS = {"tanh": nn.Tanh, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -104,7 +104,7 @@ class HeadstartClassifier(PreTrainedModel):
         if self.hidden is not None:
             x = self.hidden(x)
         logits = self.classifier(x)  # [B, K]
-        loss = None if labels is None else classification_loss(logits, labels, self.config.problem_type)
+        loss = None if labels is None else LOSSES[self.config.problem_type](logits, labels)
         states = (hidden,) if output_hidden_states else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=states)
 
@@ -113,13 +113,16 @@ AutoConfig.register(HeadstartClassifierConfig.model_type, HeadstartClassifierCon
 AutoModelForSequenceClassification.register(HeadstartClassifierConfig, HeadstartClassifier)
 
 
-def build_sequence_classifier(path: str, model_cfg: Any, problem_type: str, **labels: Any) -> Any:
+def build_sequence_classifier(
+    path: str, model_cfg: Any, problem_type: str, *, needs_bias: bool = False, **labels: Any
+) -> Any:
     """A pretrained backbone with a fresh sequence-classification head, as ``model_cfg`` asks.
 
     transformers' own head class is kept whenever it does what is asked — plain ``pipeline()``
     then loads the saved model with no headstart installed; headstart's head is used for a chosen
     pooling, an extra hidden layer, a dropout the stock head has no setting for, and backbones
-    whose stock head the quirks table rules out (T5: encoder only).
+    whose stock head the quirks table rules out (T5: encoder only). ``needs_bias``: the output layer
+    must have a bias (regression folds the target mean into it), which some stock heads lack.
     """
     from transformers import AutoConfig
 
@@ -133,7 +136,7 @@ def build_sequence_classifier(path: str, model_cfg: Any, problem_type: str, **la
         or model_cfg.head_hidden_size > 0
         or not quirks.stock_head
         or (dropout is not None and not hasattr(config, "classifier_dropout"))
-        or (problem_type == "regression" and not quirks.head_bias)  # the mean is folded into a bias
+        or (needs_bias and not quirks.head_bias)
     )
     settings: dict[str, Any] = {**labels, "problem_type": problem_type}
     if custom:

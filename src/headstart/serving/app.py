@@ -32,16 +32,8 @@ from headstart.inference.embeddings import Embedder
 from headstart.inference.predictor import Predictor
 from headstart.serving.batcher import MicroBatcher, QueueFull
 from headstart.serving.config import ServeConfig
-from headstart.serving.page import PAGE
-from headstart.serving.schemas import (
-    EmbedRequest,
-    EmbedResponse,
-    ErrorResponse,
-    ModelResponse,
-    Pair,
-    PredictRequest,
-    PredictResponse,
-)
+from headstart.serving.page import page as render_page
+from headstart.serving.schemas import EmbedRequest, EmbedResponse, ErrorResponse, ModelResponse, predict_schemas
 
 logger = logging.getLogger("headstart.serve")
 OPEN_PATHS = {"/", "/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
@@ -64,12 +56,12 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
     cfg = (config or ServeConfig()).validate()
     predictor = model if isinstance(model, Predictor) else Predictor.load(model)
     info = predictor.info
-    ner = info.task == "token-classification"
+    spec = predictor.task.serving()  # the task's inputs, predictions and page view
+    predict_request, predict_response = predict_schemas(spec.input_type, spec.prediction_type)
+    page_html = render_page(spec.page_script)
 
     def run_predict(items: list[Any]) -> list[Any]:
-        if ner:
-            return predictor.predict(items, batch_size=cfg.max_batch)
-        return predictor.predict(items, batch_size=cfg.max_batch, all_scores=True)
+        return spec.predict(predictor, items, cfg.max_batch)
 
     batcher = MicroBatcher(run_predict, max_batch=cfg.max_batch, wait=cfg.batch_wait_ms / 1000, max_queue=cfg.max_queue)
     embedders: dict[tuple[str, bool], MicroBatcher] = {}
@@ -141,7 +133,7 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
-        return HTMLResponse(PAGE)
+        return HTMLResponse(page_html)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -164,25 +156,25 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
         return {
             "task": info.task,
             "labels": info.labels,
-            "is_pair": predictor.is_pair,
+            **spec.facts(info),
             "max_length": info.max_length,
-            "base_model": info.raw.get("base_model"),
-            "created": info.raw.get("created"),
-            "versions": {"trained": info.raw.get("versions", {}), "serving": versions()},
+            "base_model": info.base_model,
+            "created": info.created,
+            "versions": {"trained": info.versions, "serving": versions()},
             "metrics": metrics,
             "limits": {
                 k: getattr(cfg, k) for k in ("max_texts", "max_chars", "max_body_bytes", "max_queue", "max_batch")
             },
         }
 
-    @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True)
-    async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
-        items = _inputs(body.inputs, predictor.is_pair, ner)
+    async def predict(body: Any, request: Request) -> dict[str, Any]:
+        items = _inputs(body.inputs, spec, info)
         _check_limits(items, cfg, request)
         results = await _submit(batcher, items, cfg)
-        if not ner and not body.all_scores:
-            results = [{k: v for k, v in r.items() if k != "scores"} for r in results]
-        return {"task": info.task, "predictions": results}
+        return {"task": info.task, "predictions": spec.trim(results, body.all_scores)}
+
+    predict.__annotations__["body"] = predict_request  # the task's schema, built above (not a module name)
+    app.post("/v1/predict", response_model=predict_response, response_model_exclude_none=True)(predict)
 
     @app.post("/v1/embed", response_model=EmbedResponse)
     async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
@@ -234,17 +226,12 @@ async def _submit(batcher: MicroBatcher, items: list[Any], cfg: ServeConfig) -> 
         ) from None
 
 
-def _inputs(raw: Any, is_pair: bool, ner: bool) -> list[Any]:
-    items = raw if isinstance(raw, list) else [raw]
-    out: list[Any] = []
-    for i, item in enumerate(items):
-        if isinstance(item, Pair):
-            item = (item.text, item.text_pair)
-        if isinstance(item, (tuple, list)) != is_pair or (ner and not isinstance(item, str)):
-            want = '[text, text_pair] pairs or {"text", "text_pair"} objects' if is_pair else "plain texts"
-            raise ApiError(422, "invalid_request", f"inputs.{i}: this model takes {want}; see GET /v1/model")
-        out.append(tuple(item) if isinstance(item, list) else item)
-    return out
+def _inputs(raw: Any, spec: Any, info: Any) -> list[Any]:
+    """The request's inputs as the task validates them (a 422 saying what this model takes)."""
+    try:
+        return spec.inputs(raw if isinstance(raw, list) else [raw], info)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
 
 
 def _check_limits(items: list[Any], cfg: ServeConfig, request: Request) -> None:

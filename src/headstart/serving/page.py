@@ -2,10 +2,11 @@
 
 One self-contained HTML string — inline CSS and JS, no build step, nothing fetched from elsewhere —
 so it works on a machine without internet. It asks ``/healthz`` and ``/v1/model`` what the model
-is (task, labels, pair input, whether a key is needed) and calls ``/v1/predict``.
+is (task, labels, pair input, whether a key is needed) and calls ``/v1/predict``; how a prediction
+is shown (bars per label, entities marked in the text) is the task's ``render`` function.
 """
 
-PAGE = """<!doctype html>
+TEMPLATE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -84,53 +85,8 @@ async function loadFacts() {
   }
 }
 
-function showBars(prediction) {
-  const box = document.createElement("div");
-  const scores = prediction.scores || { [prediction.label]: prediction.score };
-  const names = Object.keys(scores).sort((a, b) => scores[b] - scores[a]);
-  for (const name of names) {
-    const row = document.createElement("div");
-    row.className = "bar-row" + (name === prediction.label ? " best" : "");
-    row.dataset.label = name;
-    const label = document.createElement("span");
-    label.className = "name";
-    label.textContent = name;
-    const track = document.createElement("div");
-    track.className = "bar-track";
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    bar.style.width = (100 * scores[name]).toFixed(1) + "%";
-    track.appendChild(bar);
-    const score = document.createElement("span");
-    score.className = "score";
-    score.textContent = (100 * scores[name]).toFixed(1) + "%";
-    row.append(label, track, score);
-    box.appendChild(row);
-  }
-  return box;
-}
-
-function showEntities(text, entities) {
-  const box = document.createElement("div");
-  box.className = "entities";
-  let at = 0;
-  for (const e of entities) {
-    box.appendChild(document.createTextNode(text.slice(at, e.start)));
-    const mark = document.createElement("mark");
-    mark.dataset.label = e.entity_group;
-    mark.title = e.entity_group + " " + (100 * e.score).toFixed(1) + "%";
-    mark.appendChild(document.createTextNode(text.slice(e.start, e.end)));
-    const tag = document.createElement("span");
-    tag.className = "tag";
-    tag.textContent = e.entity_group;
-    mark.appendChild(tag);
-    box.appendChild(mark);
-    at = e.end;
-  }
-  box.appendChild(document.createTextNode(text.slice(at)));
-  if (!entities.length) box.appendChild(document.createTextNode("  (no entities found)"));
-  return box;
-}
+// render(text, prediction): the task's own view of one prediction (Task.serving().page_script)
+__RENDER__
 
 async function predict() {
   $("error").textContent = "";
@@ -143,7 +99,7 @@ async function predict() {
   try {
     const data = await call("/v1/predict", { inputs: [input], all_scores: true });
     const result = data.predictions[0];
-    $("result").appendChild(data.task === "token-classification" ? showEntities(text, result) : showBars(result));
+    $("result").appendChild(render(text, result));
     $("result").dataset.done = "1";
   } catch (e) {
     $("error").textContent = e.message;
@@ -159,3 +115,8 @@ loadFacts().catch((e) => { $("error").textContent = e.message; });
 </body>
 </html>
 """
+
+
+def page(render_script: str) -> str:
+    """The page with the task's ``render(text, prediction)`` JavaScript function in it."""
+    return TEMPLATE.replace("__RENDER__", render_script.strip())

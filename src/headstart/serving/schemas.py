@@ -4,49 +4,29 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
-class Pair(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str
-    text_pair: str
-
-
-TextInput = str | tuple[str, str] | Pair
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"inputs": ["a gorgeous, witty film", "a tedious mess"]}]},
+def predict_schemas(input_type: Any, prediction_type: Any) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The request and response bodies of ``POST /v1/predict`` for a task's input and prediction types."""
+    request = create_model(
+        "PredictRequest",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={"examples": [{"inputs": ["a gorgeous, witty film", "a tedious mess"]}]},
+        ),
+        inputs=(
+            input_type | list[input_type],
+            Field(description='Texts; for a pair model ["first", "second"] pairs or {"text", "text_pair"} objects.'),
+        ),
+        all_scores=(bool, Field(False, description="Classification: every label's score, not only the best.")),
     )
-    inputs: TextInput | list[TextInput] = Field(
-        description='Texts; for a pair model ["first", "second"] pairs or {"text", "text_pair"} objects.'
+    response = create_model(
+        "PredictResponse",
+        task=(str, ...),
+        predictions=(list[prediction_type], Field(description="One per input, in input order.")),
     )
-    all_scores: bool = Field(False, description="Classification: every label's score, not only the best.")
-
-
-class Prediction(BaseModel):
-    label: str = Field(description="The best label (regression: the target's name).")
-    score: float = Field(description="Its probability (multi-label: sigmoid; regression: the predicted number).")
-    labels: list[str] | None = Field(None, description="Multi-label: every label at or above the saved threshold.")
-    scores: dict[str, float] | None = None
-
-
-class Entity(BaseModel):
-    entity_group: str
-    word: str
-    start: int
-    end: int
-    score: float
-
-
-class PredictResponse(BaseModel):
-    task: str
-    predictions: list[Prediction] | list[list[Entity]] = Field(
-        description="One per input, in input order: a label and score, or a text's entities."
-    )
+    return request, response
 
 
 class EmbedRequest(BaseModel):
@@ -65,7 +45,7 @@ class EmbedResponse(BaseModel):
 class ModelResponse(BaseModel):
     task: str
     labels: list[str]
-    is_pair: bool
+    is_pair: bool = False
     max_length: int
     base_model: str | None
     created: str | None

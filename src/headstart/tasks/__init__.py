@@ -1,9 +1,16 @@
-"""Tasks: one module per task; ``TASKS`` maps the config's ``task.type`` to its implementation."""
+"""Tasks: one package per task behind the ``Task`` contract (``base.py``); ``TASKS`` is the registry.
+
+Adding a task is adding its package and one line here; nothing outside ``tasks/`` names a task.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from headstart.artifacts import ModelInfo, info_error, read_info_file
+from headstart.config import register_task_type
 from headstart.errors import ConfigError
-from headstart.tasks.base import Task
+from headstart.tasks.base import PredictOption, Task
 from headstart.tasks.multi_label import MultiLabelClassification
 from headstart.tasks.regression import Regression
 from headstart.tasks.text_classification import TextClassification
@@ -18,6 +25,9 @@ TASKS: dict[str, type[Task]] = {
     TokenClassification.name: TokenClassification,
 }
 
+for _task in TASKS.values():
+    register_task_type(_task.name, _task.aliases)
+
 
 def get_task(name: str) -> Task:
     if name not in TASKS:
@@ -25,4 +35,22 @@ def get_task(name: str) -> Task:
     return TASKS[name]()
 
 
-__all__ = ["TASKS", "Task", "get_task"]
+def read_model_info(path: str | Path) -> ModelInfo:
+    """``headstart.json`` of a saved directory, typed, with the settings of the task it names."""
+    root, raw = read_info_file(path)
+    task = get_task(str(raw["task"]))
+    try:
+        return ModelInfo.parse(root, raw, task.settings_type)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise info_error(root / "headstart.json", exc) from None
+
+
+def predict_options() -> dict[str, PredictOption]:
+    """Every task's own ``predict()`` options (the CLI's predict flags)."""
+    out: dict[str, PredictOption] = {}
+    for task in TASKS.values():
+        out.update(task.predict_options)
+    return out
+
+
+__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info"]

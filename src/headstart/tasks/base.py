@@ -1,44 +1,113 @@
-"""The task contract: what the training run, the Predictor and evaluate() need from a task.
+"""The task contract: everything the training run, the Predictor, batch prediction, the server,
+the model card and the ONNX export need from a task.
 
-A task is a Protocol, not a base class: each task module implements these methods and the shared
-machinery (training, saving, predicting, evaluating) never branches on the task's name.
+A task is a Protocol, not a base class: each package under ``tasks/`` implements it, shared
+behaviour is composed from ``tasks/common``, and the layers above (``training``, ``inference``,
+``evaluation``, ``serving``, ``cli``) call these methods and never name a task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from headstart.artifacts import ModelInfo
 from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
+from headstart.data.rows import Chunk
+
+
+@dataclass(frozen=True)
+class PredictOption:
+    """A keyword a task's ``predict()`` takes beyond the common ones: its allowed values and help."""
+
+    choices: tuple[Any, ...]
+    help: str
+
+
+class ModelRun(Protocol):
+    """What a task's prediction code is handed: a loaded model ready to run (``inference.Predictor``)."""
+
+    model: Any
+    tokenizer: Any
+    info: ModelInfo
+    device: str
+    max_batch_tokens: int | None
+
+    def forward(self, batch: Any) -> Any:
+        """The model's outputs for one padded batch, in the chosen precision."""
+        ...
+
+
+class FileRows(Protocol):
+    """How ``predict_file`` turns the streamed rows of a file into inputs and predictions back into rows."""
+
+    stream_options: dict[str, Any]  # open_stream keywords (e.g. CoNLL layout)
+
+    def __call__(self, record: Any, source: str) -> Any:
+        """One row's model input; raises ``data.rows.RowProblem`` for a row that has none."""
+        ...
+
+    def chunks(self, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+        """The chunks as the task predicts them (e.g. with neighbouring sentences for context)."""
+        ...
+
+    def predict(self, run: Any, chunk: Chunk, batch_size: int, options: dict[str, Any]) -> list[Any]:
+        """One prediction per input of the chunk, in order."""
+        ...
+
+    def merge(self, fields: dict[str, Any], value: Any, prediction: Any) -> dict[str, Any]:
+        """The output row: the input row's fields, then the prediction's."""
+        ...
+
+
+class ServingSpec(Protocol):
+    """The task's part of the HTTP API and its page (``serving/``)."""
+
+    input_type: Any  # the pydantic type of one input (the request's ``inputs`` holds one or a list)
+    prediction_type: Any  # the pydantic type of one prediction (the OpenAPI response schema)
+    page_script: str  # JavaScript defining render(text, prediction) -> Node for the page
+
+    def inputs(self, items: list[Any], info: ModelInfo) -> list[Any]:
+        """Validated request items as the Predictor takes them; raises ValueError with what is wrong."""
+        ...
+
+    def predict(self, run: Any, items: list[Any], batch_size: int) -> list[Any]:
+        """Every prediction the API may return (``all_scores`` trims them afterwards)."""
+        ...
+
+    def trim(self, predictions: list[Any], all_scores: bool) -> list[Any]:
+        """The predictions as the request asked for them."""
+        ...
+
+    def facts(self, info: ModelInfo) -> dict[str, Any]:
+        """Task facts for ``GET /v1/model`` (e.g. ``is_pair``)."""
+        ...
 
 
 class Task(Protocol):
     name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]]  # other names accepted as task.type (e.g. "ner")
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
     long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
     pre_split: ClassVar[bool]  # inputs are words already split (the tokenizer needs to know)
-    problem_type: ClassVar[str]  # the loss: single_label_classification, multi_label_classification, regression
+    settings_type: ClassVar[type]  # the dataclass of the task's own headstart.json fields
+    predict_options: ClassVar[dict[str, PredictOption]]  # predict() keywords of this task (CLI flags too)
 
+    # -- data -----------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         """Train / validation / test examples and the label set (from config files or in-memory data)."""
         ...
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Any:
+    def read_examples(self, source: Any, info: ModelInfo, options: dict[str, Any], need_label: bool) -> Any:
         """Examples from a file for evaluate/predict, with the columns or layout used in training."""
         ...
 
     def check_labels(self, examples: Any, labels: LabelSet) -> None:
         """Raise LabelError for a label that the model does not know."""
-        ...
-
-    def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
-        """A pretrained backbone with a fresh head for ``labels``."""
-        ...
-
-    def load_model(self, path: str) -> Any:
-        """A fine-tuned model from a saved directory."""
         ...
 
     def encode(self, examples: Any, tokenizer: Any, labels: LabelSet, cfg: RunConfig) -> tuple[Any, dict[str, Any]]:
@@ -54,6 +123,24 @@ class Task(Protocol):
         """Pads a batch dynamically (to its longest sequence, rounded up to ``pad_to_multiple_of``)."""
         ...
 
+    # -- model and loss -------------------------------------------------------------------------
+    def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:
+        """A pretrained backbone with a fresh head for ``labels``."""
+        ...
+
+    def load_model(self, path: str, info: ModelInfo) -> Any:
+        """A fine-tuned model from a saved directory."""
+        ...
+
+    def loss(self, class_weights: list[float]) -> Callable[..., Any]:
+        """A Trainer ``compute_loss_func`` weighting the classes (``task.class_weights``)."""
+        ...
+
+    def class_weights(self, setting: Any, labels: LabelSet, train_data: Any) -> list[float] | None:
+        """The loss weights of ``task.class_weights`` in label2id order, from the encoded training set."""
+        ...
+
+    # -- scores ---------------------------------------------------------------------------------
     def main_metric(self, labels: LabelSet) -> str:
         """The metric that picks the best checkpoint."""
         ...
@@ -66,18 +153,52 @@ class Task(Protocol):
         """Trainer's compute_metrics: scalar scores from an EvalPrediction."""
         ...
 
-    def tune(self, predictor: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
-        """Settings fitted on validation after training (a decision threshold), for headstart.json."""
+    def tune(self, run: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
+        """Settings fitted on validation after training (a decision threshold): changes to ``settings``."""
         ...
 
-    def evaluate(self, predictor: Any, examples: Any, batch_size: int = 64) -> dict[str, Any]:
+    def evaluate(self, run: Any, examples: Any, batch_size: int = 64) -> dict[str, Any]:
         """All scores of a Predictor on labeled examples (the numbers in metrics.json)."""
         ...
 
-    def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
-        """Task fields of headstart.json (columns, pairs, tag scheme, ...)."""
+    # -- saved directory ------------------------------------------------------------------------
+    def saved_columns(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
+        """The input columns or layout recorded in headstart.json, read again by predict/evaluate."""
         ...
 
-    def predictor_class(self) -> type:
-        """The Predictor subclass that runs this task's saved models."""
+    def saved_settings(self, bundle: DataBundle, cfg: RunConfig) -> Any:
+        """The task's own headstart.json fields, a ``settings_type``."""
+        ...
+
+    def card_usage(self, info: ModelInfo) -> list[str]:
+        """The model card's "Use it" section (Markdown lines)."""
+        ...
+
+    def card_input(self, info: ModelInfo) -> str:
+        """What the model reads, for the model card ("single texts, up to 256 tokens.")."""
+        ...
+
+    def export_refusal(self, info: ModelInfo) -> str | None:
+        """Why the model cannot be one ONNX graph, or None when it can."""
+        ...
+
+    def probe_batch(self, tokenizer: Any, info: ModelInfo, texts: list[str]) -> Any:
+        """``texts`` tokenized as the model reads them (pairs for a pair model), padded, as tensors."""
+        ...
+
+    # -- prediction -----------------------------------------------------------------------------
+    def predict(self, run: Any, inputs: Any, *, batch_size: int, all_scores: bool, **options: Any) -> list[Any]:
+        """One prediction per input, in input order (``Predictor.predict``)."""
+        ...
+
+    def predictor_methods(self) -> dict[str, Callable[..., Any]]:
+        """Further public Predictor methods of this task, each called as ``fn(predictor, ...)``."""
+        ...
+
+    def file_rows(self, info: ModelInfo, options: dict[str, Any]) -> FileRows:
+        """How a file's rows become inputs and outputs (``predict_file``)."""
+        ...
+
+    def serving(self) -> ServingSpec:
+        """The task's request/response schemas and page (imports the ``serve`` extra's pydantic)."""
         ...

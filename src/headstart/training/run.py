@@ -21,15 +21,7 @@ from typing import Any
 
 from transformers import EarlyStoppingCallback, set_seed
 
-from headstart.artifacts import (
-    INFO_FILE,
-    METRICS_FILE,
-    ModelInfo,
-    check_output_dir,
-    publish,
-    versions,
-    write_json,
-)
+from headstart.artifacts import METRICS_FILE, ModelInfo, check_output_dir, publish, versions, write_json
 from headstart.config import RunConfig, load_config
 from headstart.data.checks import DataChecks, check_data
 from headstart.data.examples import DataBundle, Source
@@ -44,17 +36,16 @@ from headstart.hardware import (
     pad_multiple,
     set_attention,
 )
+from headstart.inference.predictor import Predictor
 from headstart.modeling.attention import NAME as LEAN_ATTENTION
 from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
 from headstart.modeling.dropout import NAME as LEAN_DROPOUT
 from headstart.modeling.dropout import dropout_of, use_lean_dropout, use_torch_dropout
 from headstart.modeling.first_token import use_first_token_layer, use_full_layer
-from headstart.modeling.losses import weighted_loss
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
 from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, keep_freed_memory, release_free_memory
-from headstart.training.class_weights import resolve_class_weights
 from headstart.training.distributed import is_main, leave
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
@@ -116,37 +107,38 @@ def train(
         leave()  # every rank, together: no collective may be left pending when one exits
         if not main:  # the main process evaluates and saves; this one's part is done
             return TrainResult(out, {}, notes, seconds)
-        info = _info(cfg, task, bundle, summary, notes, seconds, resume_from)
-        info["data_checks"] = checks.to_dict()
-        info["architecture"] = type(trainer.model).__name__
-        info["precision"] = "bf16" if trainer.args.bf16 else "fp32"
-        info["throughput"] = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
+        throughput = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
         logger.info(
             "training: %.0f real tokens/s, %.1f%% of batch tokens were padding, %.1f model GFLOP/s",
-            info["throughput"]["tokens_per_second"],
-            100 * info["throughput"]["padding_fraction"],
-            info["throughput"]["model_gflops_per_second"],
+            throughput["tokens_per_second"],
+            100 * throughput["padding_fraction"],
+            throughput["model_gflops_per_second"],
         )
-        info["attn_implementation"] = attention_of(trainer.model)  # the training one
-        info["dropout_implementation"] = dropout_of(trainer.model)
+        info = _info(cfg, task, bundle, summary, notes, seconds, resume_from, stage)
+        info.data_checks = checks.to_dict()
+        info.architecture = type(trainer.model).__name__
+        info.precision = "bf16" if trainer.args.bf16 else "fp32"
+        info.throughput = throughput
+        info.attn_implementation = attention_of(trainer.model)  # the training one
+        info.dropout_implementation = dropout_of(trainer.model)
         if weights is not None:
-            info["class_weights"] = dict(zip(bundle.labels.names, weights))
-        predictor = task.predictor_class()(
+            info.class_weights = dict(zip(bundle.labels.names, weights))
+        predictor = Predictor(
             trainer.model,
             tokenizer,
-            ModelInfo.from_dict(stage, info),
+            info,
             task,
             str(trainer.args.device),
             bf16=trainer.args.bf16,  # scored as it was trained, and as Predictor.load runs it here
         )
         if cfg.train.release_memory_steps or cfg.train.release_memory_growth_mb:
             release_free_memory()  # training's fragments, before scoring allocates its own
-        info.update(task.tune(predictor, bundle.validation, cfg))  # the predictor reads the same dict
+        info = predictor.info = info.with_settings(**task.tune(predictor, bundle.validation, cfg))
         splits = {"validation": bundle.validation, "test": bundle.test}
         metrics = {name: task.evaluate(predictor, ex) for name, ex in splits.items() if ex is not None}
         if after_training and "validation" in metrics:  # the learning curve's one validation point
             trainer.state.log_history.append(_validation_point(trainer.state, metrics["validation"]))
-        _save(stage, trainer, tokenizer, cfg, info, metrics, seconds)
+        _save(stage, trainer, tokenizer, cfg, task, info, metrics, seconds)
         work.strip()  # the checkpoints go only once everything else is saved
         publish(stage, out, cfg.train.overwrite_output_dir)
     except BaseException:
@@ -274,13 +266,9 @@ def _estimate(trainer: HeadstartTrainer, summary: dict[str, Any], cfg: RunConfig
 def _class_weights(cfg: RunConfig, task: Task, labels: LabelSet, train_data: Any) -> list[float] | None:
     if cfg.task.class_weights is None:
         return None
-    targets = list(train_data["labels"])
-    if targets and isinstance(targets[0], list) and task.pre_split:  # tags per token, -100 where none
-        targets = [t for row in targets for t in row if t >= 0]
-    weights = resolve_class_weights(
-        cfg.task.class_weights, labels, targets, multi_label=task.problem_type == "multi_label_classification"
-    )
-    logger.info("class weights in the loss: %s", ", ".join(f"{n} {w:.3g}" for n, w in zip(labels.names, weights)))
+    weights = task.class_weights(cfg.task.class_weights, labels, train_data)
+    if weights is not None:
+        logger.info("class weights in the loss: %s", ", ".join(f"{n} {w:.3g}" for n, w in zip(labels.names, weights)))
     return weights
 
 
@@ -355,7 +343,7 @@ def _make_trainer(
             eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
             if cfg.model.attn_implementation is None
             else None,  # one asked for by name is used throughout
-            compute_loss_func=weighted_loss(class_weights, task.problem_type) if class_weights else None,
+            compute_loss_func=task.loss(class_weights) if class_weights else None,
         )
 
 
@@ -373,25 +361,27 @@ def _info(
     summary: dict[str, Any],
     notes: list[str],
     seconds: float,
-    resumed_from: Path | None = None,
-) -> dict[str, Any]:
-    return {
-        "format_version": 1,
-        "task": task.name,
-        "pipeline_task": task.pipeline_task,
-        "labels": bundle.labels.names,
-        **task.saved_info(bundle, cfg),
-        "max_length": cfg.model.max_length,
-        "base_model": cfg.model.name,
-        "main_metric": task.main_metric(bundle.labels),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": versions(),
-        "data": summary,
-        "notes": notes,
-        "train_seconds": round(seconds, 1),  # of this process: after a resume, only the resumed part
-        "resumed_from": resumed_from.name if resumed_from else None,
-        "config": cfg.to_dict(),
-    }
+    resumed_from: Path | None,
+    stage: Path,
+) -> ModelInfo:
+    return ModelInfo(
+        path=stage,
+        task=task.name,
+        pipeline_task=task.pipeline_task,
+        labels=bundle.labels.names,
+        columns=task.saved_columns(bundle, cfg),
+        settings=task.saved_settings(bundle, cfg),
+        max_length=cfg.model.max_length,
+        base_model=cfg.model.name,
+        main_metric=task.main_metric(bundle.labels),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        versions=versions(),
+        data=summary,
+        notes=notes,
+        train_seconds=round(seconds, 1),  # of this process: after a resume, only the resumed part
+        resumed_from=resumed_from.name if resumed_from else None,
+        config=cfg.to_dict(),
+    )
 
 
 def _save(
@@ -399,7 +389,8 @@ def _save(
     trainer: HeadstartTrainer,
     tokenizer: Any,
     cfg: RunConfig,
-    info: dict[str, Any],
+    task: Task,
+    info: ModelInfo,
     metrics: dict[str, Any],
     seconds: float,
 ) -> None:
@@ -408,11 +399,11 @@ def _save(
     # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin.
     trainer.model.save_pretrained(str(stage))
     tokenizer.save_pretrained(str(stage))
-    write_json(stage / INFO_FILE, info)
+    info.write(stage)
     history = list(trainer.state.log_history)
     write_json(stage / METRICS_FILE, {**metrics, "history": history, "train_seconds": round(seconds, 1)})
-    (stage / "README.md").write_text(render_model_card(info, metrics), encoding="utf-8")
-    write_report(stage, info, metrics, history, info.get("data_checks"), title=Path(cfg.train.output_dir).name)
+    (stage / "README.md").write_text(render_model_card(info, task, metrics), encoding="utf-8")
+    write_report(stage, info.to_dict(), metrics, history, info.data_checks, title=Path(cfg.train.output_dir).name)
 
 
 def _pad_multiple(cfg: RunConfig, device: str = "cpu", bf16: bool = False) -> int | None:

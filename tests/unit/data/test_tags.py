@@ -3,7 +3,7 @@ import random
 import pytest
 
 from headstart.data.tags import detect_scheme, entities, from_iob2, is_valid_iob2, repair, to_iob2
-from headstart.evaluation.ner_metrics import entity_metrics
+from headstart.tasks.token_classification.metrics import entity_metrics
 
 IOB2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "O", "B-ORG"]
 IOB1 = ["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-LOC", "O", "I-ORG"]

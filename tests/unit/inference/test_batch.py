@@ -181,7 +181,7 @@ def test_streaming_hostile_files_skips_or_raises_data_errors_only(predictor, tmp
 
 
 def test_prediction_batches_respect_the_token_budget():
-    from headstart.inference.predictor import _batches
+    from headstart.tasks.common.batching import batches as _batches
 
     lengths = [500, 400, 300, 100, 60, 50, 10, 10, 10]
     order = list(range(len(lengths)))  # longest first, as the predictor sorts them

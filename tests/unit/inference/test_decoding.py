@@ -7,7 +7,7 @@ import pytest
 
 from headstart.data.tags import is_valid_iob2, repair
 from headstart.errors import ConfigError
-from headstart.inference.decoding import TagDecoder
+from headstart.tasks.token_classification.decoding import TagDecoder
 
 NAMES = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 

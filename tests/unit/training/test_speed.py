@@ -64,13 +64,13 @@ def test_batches_pad_to_a_multiple_of_8_with_labels_aligned(tiny_model_dir):
     from transformers import AutoTokenizer
 
     from headstart.tasks.text_classification import TextClassification
-    from headstart.tasks.token_classification import TokenCollator
+    from headstart.tasks.token_classification.task import TokenCollator
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     rows = [tokenizer("great movie loved it"), tokenizer("awful")]
     lengths = [len(r["input_ids"]) for r in rows]  # 6 and 3: the batch would be 6 wide
     plain = DataCollatorWithPadding(tokenizer)([dict(r) for r in rows])
-    rounded = TextClassification.collator(None, tokenizer, 8)([dict(r) for r in rows])
+    rounded = TextClassification().collator(tokenizer, 8)([dict(r) for r in rows])
     assert plain["input_ids"].shape == (2, max(lengths)) and rounded["input_ids"].shape == (2, 8)
     assert rounded["attention_mask"].sum(dim=1).tolist() == lengths  # the extra columns are padding
     tagged = [{**dict(r), "labels": list(range(n)), "word_mask": [1] * n} for r, n in zip(rows, lengths)]

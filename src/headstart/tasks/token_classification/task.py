@@ -8,8 +8,9 @@ back per word. The softmax model is a stock ``AutoModelForTokenClassification`` 
 
 from __future__ import annotations
 
-import random
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,21 +26,45 @@ from headstart.data.labels import LabelSet
 from headstart.data.readers import read_hf_dataset
 from headstart.data.tags import entities, repair, split_tag
 from headstart.data.token_encoding import IGNORE, encode_words
-from headstart.data.tokens import TokenExamples, examples_from_spans, read_token_file, rows_to_examples
+from headstart.data.tokens import TokenExamples, read_token_file, rows_to_examples
 from headstart.errors import DataError, LabelError
-from headstart.evaluation.metrics import MISTAKES_SHOWN
-from headstart.evaluation.ner_metrics import entity_metrics
-from headstart.inference.decoding import TagDecoder
 from headstart.modeling.backbones import attention_dropout_setting
 from headstart.modeling.crf_tagger import CrfTagger
+from headstart.modeling.losses import single_label_loss, weighted_loss
+from headstart.tasks.base import PredictOption
+from headstart.tasks.common.class_weights import resolve_class_weights
+from headstart.tasks.common.metrics import MISTAKES_SHOWN
+from headstart.tasks.token_classification import predict as prediction
+from headstart.tasks.token_classification.decoding import DECODERS, TagDecoder
+from headstart.tasks.token_classification.examples import random_split, tag_set, to_token_examples
+from headstart.tasks.token_classification.metrics import entity_metrics
+from headstart.tasks.token_classification.rows import TokenRows
+
+
+@dataclass
+class Settings:
+    """The tagger's headstart.json fields; the defaults are what a model saved before each existed did."""
+
+    tag_scheme: str | None = None  # of the training files (models train on IOB2)
+    crf: bool = False
+    decode: str = "argmax"
+    label_all_tokens: bool = False
+    stride: int = 32
+    context: int = 0
 
 
 class TokenClassification:
     name: ClassVar[str] = "token-classification"
+    aliases: ClassVar[tuple[str, ...]] = ("ner", "tagging")  # also accepted as task.type
     long_inputs: ClassVar[str] = "windowed"
     pipeline_task: ClassVar[str] = "token-classification"
     pre_split: ClassVar[bool] = True
-    problem_type: ClassVar[str] = "single_label_classification"  # per token
+    settings_type: ClassVar[type] = Settings
+    predict_options: ClassVar[dict[str, PredictOption]] = {
+        "decode": PredictOption(
+            DECODERS, "NER softmax models: override the saved decoding (argmax = what transformers.pipeline does)"
+        )
+    }
 
     # -- data ---------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
@@ -135,10 +160,17 @@ class TokenClassification:
             path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id, **dropout
         )
 
-    def load_model(self, path: str) -> Any:
+    def load_model(self, path: str, info: Any) -> Any:
         return AutoModelForTokenClassification.from_pretrained(path)  # CrfTagger is registered there too
 
-    def tune(self, predictor: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
+    def loss(self, class_weights: list[float]) -> Callable[..., Any]:
+        return weighted_loss(class_weights, single_label_loss)  # per token; -100 where none
+
+    def class_weights(self, setting: Any, labels: LabelSet, train_data: Any) -> list[float] | None:
+        targets = [t for row in train_data["labels"] for t in row if t >= 0]  # a tag per token
+        return resolve_class_weights(setting, labels, targets, multi_label=False)
+
+    def tune(self, run: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
         return {}
 
     def encode(
@@ -230,72 +262,87 @@ class TokenClassification:
         m = entity_metrics(true_seqs, pred_seqs)
         return {k: m[k] for k in self.metric_names(labels)}
 
-    def evaluate(self, predictor: Any, examples: TokenExamples, batch_size: int = 64) -> dict[str, Any]:
-        tags, scores = predictor.predict_tags(examples.words, batch_size=batch_size, documents=examples.documents)
+    def evaluate(self, run: Any, examples: TokenExamples, batch_size: int = 64) -> dict[str, Any]:
+        tags, scores = prediction.predict_tags(run, examples.words, batch_size=batch_size, documents=examples.documents)
         out = entity_metrics(examples.tags or [], tags)
         strict = entity_metrics(examples.tags or [], tags, strict=True)
         out["strict"] = {k: strict[k] for k in ("precision", "recall", "f1", "per_type")}
         out["mistakes"] = _confident_mistakes(examples, tags, scores)
         return out
 
-    def saved_info(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
-        return {
-            "columns": {"token_column": cfg.data.token_column, "tag_column": cfg.data.tag_column},
-            "tag_scheme": bundle.train.scheme,
-            "crf": cfg.task.crf,
-            "decode": cfg.task.decode,
-            "label_all_tokens": cfg.task.label_all_tokens,
-            "stride": cfg.task.stride,
-            "context": cfg.task.context,
-        }
+    # -- saved directory ------------------------------------------------------------------------
+    def saved_columns(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
+        return {"token_column": cfg.data.token_column, "tag_column": cfg.data.tag_column}
 
-    def predictor_class(self) -> type:
-        from headstart.inference.token_predictor import TokenPredictor
-
-        return TokenPredictor
-
-
-def tag_set(tags: list[list[str]]) -> LabelSet:
-    """Tags sorted by entity type, then B before I, with O first."""
-    found = {t for seq in tags for t in seq}
-    ordered = sorted(found - {"O"}, key=lambda t: (split_tag(t)[1], split_tag(t)[0]))
-    return LabelSet(["O", *ordered])
-
-
-def to_token_examples(source: Any, scheme: str | None = None) -> TokenExamples:
-    """In-memory NER data: TokenExamples, texts, word lists, or rows of tokens/tags or text/entities."""
-    if isinstance(source, TokenExamples):
-        return source
-    if isinstance(source, str):
-        source = [source]
-    if isinstance(source, (list, tuple)) and source:
-        if all(isinstance(s, str) for s in source):
-            return examples_from_spans([{"text": s} for s in source])
-        if all(isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s) for s in source):
-            return TokenExamples([list(s) for s in source], source="input")
-        if all(isinstance(s, dict) for s in source):
-            return rows_to_examples(list(source), [f"input row {i + 1}" for i in range(len(source))], "input", scheme)
-    raise DataError(
-        "texts, lists of words, or rows with tokens/tags or text/entities",
-        found=f"{type(source).__name__}" + ("" if source else " (empty)"),
-        fix='pass e.g. ["Ann lives in Paris"] or [["Ann", "lives"]]',
-    )
-
-
-def random_split(examples: TokenExamples, fraction: float, seed: int) -> tuple[TokenExamples, TokenExamples]:
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    k = max(1, round(len(order) * fraction))
-    if k >= len(order):
-        raise DataError(
-            f"enough sentences to hold out {fraction:.0%}",
-            found=f"{len(order)}",
-            fix="pass a --validation file or add training data",
-            file=examples.source,
+    def saved_settings(self, bundle: DataBundle, cfg: RunConfig) -> Settings:
+        return Settings(
+            tag_scheme=bundle.train.scheme,
+            crf=cfg.task.crf,
+            decode=cfg.task.decode,
+            label_all_tokens=cfg.task.label_all_tokens,
+            stride=cfg.task.stride,
+            context=cfg.task.context,
         )
-    held = sorted(order[:k])
-    keep = sorted(order[k:])
-    return examples.subset(keep), examples.subset(held)
+
+    def card_usage(self, info: Any) -> list[str]:
+        lines = [
+            "```python",
+            "from headstart import Predictor",
+            'predictor = Predictor.load("THIS_DIR")',
+            'predictor.predict("Ann moved to Paris.")            # entities with character offsets',
+            'predictor.predict([["Ann", "moved", "to", "Paris"]])  # a tag per word',
+        ]
+        if info.settings.crf:
+            return lines + [
+                "```",
+                "",
+                "The CRF head is not a stock transformers class: load it with `headstart.Predictor` (after",
+                "`import headstart`, `AutoModelForTokenClassification.from_pretrained` loads it too).",
+            ]
+        pipeline = [
+            "",
+            "from transformers import pipeline",
+            'pipe = pipeline("token-classification", model="THIS_DIR", aggregation_strategy="first")',
+            'pipe("Ann moved to Paris.")  # "first" reads each word from its first sub-token, as headstart does',
+            "```",
+        ]
+        return lines + pipeline + _decode_note(info.settings.decode)
+
+    def card_input(self, info: Any) -> str:
+        return f"sentences, up to {info.max_length} tokens per window (longer: windowed)."
+
+    def export_refusal(self, info: Any) -> str | None:
+        return None
+
+    def probe_batch(self, tokenizer: Any, info: Any, probe: list[str]) -> Any:
+        return tokenizer(probe, padding=True, truncation=True, max_length=info.max_length, return_tensors="pt")
+
+    # -- prediction -----------------------------------------------------------------------------
+    def predict(self, run: Any, inputs: Any, *, batch_size: int, all_scores: bool, **options: Any) -> list[Any]:
+        return prediction.predict(run, inputs, batch_size=batch_size, **options)
+
+    def predictor_methods(self) -> dict[str, Callable[..., Any]]:
+        return {"predict_tags": prediction.predict_tags}
+
+    def file_rows(self, info: Any, options: dict[str, Any]) -> TokenRows:
+        return TokenRows(info)
+
+    def serving(self) -> Any:
+        from headstart.tasks.token_classification.serving import TokenServing
+
+        return TokenServing()
+
+
+def _decode_note(decode: str) -> list[str]:
+    if decode == "argmax":
+        return ["", "The scores above were taken with argmax decoding, the pipeline's own."]
+    return [
+        "",
+        "The scores above were taken with constrained Viterbi decoding (`task.decode: viterbi`): the",
+        "most probable valid IOB2 sequence. The pipeline takes each word's best tag instead, so it can",
+        "differ on sentences where those form an invalid sequence; `headstart predict --decode argmax`",
+        "reproduces the pipeline exactly.",
+    ]
 
 
 class TokenCollator:

@@ -1,0 +1,5 @@
+"""Single-label classification of texts or text pairs."""
+
+from headstart.tasks.text_classification.task import TextClassification
+
+__all__ = ["TextClassification"]
