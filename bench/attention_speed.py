@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from headstart.hardware import bf16_fast
+from headstart.acceleration.flops import matmul_peak, training_flops_per_token
+from headstart.acceleration.hardware import bf16_fast
 from headstart.models import resolve_model
-from headstart.training.flops import matmul_peak, training_flops_per_token
 
 
 def _autocast(dtype: str):

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from headstart import Predictor, train
+from headstart.acceleration.first_token import use_full_layer
+from headstart.acceleration.hardware import bf16_fast
 from headstart.data.tokens import read_token_file
-from headstart.hardware import bf16_fast
 from headstart.inference.onnx_export import export_onnx
-from headstart.modeling.first_token import use_full_layer
 from headstart.tasks.token_classification.metrics import entity_metrics
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,7 +55,7 @@ def size_mb(path: Path) -> float:
 
 REPEATS = {"n": 1, "pytorch_only": False, "bf16": False}  # --repeats, --pytorch-only, --bf16
 # Predictor's precision: forced fp32, forced bf16 autocast (with the attention kernel chosen for
-# it), and its default (auto: bf16 where the CPU has native bf16, see headstart/hardware.py).
+# it), and its default (auto: bf16 where the CPU has native bf16, see headstart/acceleration/hardware.py).
 PRECISIONS = (("PyTorch fp32", False), ("PyTorch bf16", True), ("PyTorch default (auto)", None))
 
 
@@ -116,7 +116,7 @@ def classification(model_dir: Path, work: Path, n_test: int) -> list[dict]:
         out, seconds = timed(predictor.predict, texts)
         record(f"headstart {name}", [o["label"] for o in out], seconds, size_mb(model_dir))
     # the last row again with every token computed in the last layer, as the pipeline does: what
-    # computing only the [CLS] token there (modeling/first_token.py) gains
+    # computing only the [CLS] token there (acceleration/first_token.py) gains
     use_full_layer(predictor.model)
     out, seconds = timed(predictor.predict, texts)
     record(f"headstart {name}, every token in the last layer", [o["label"] for o in out], seconds, size_mb(model_dir))

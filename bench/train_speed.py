@@ -20,7 +20,7 @@ run does: ``end_to_end_seconds`` in the JSON). The HF recipes do not evaluate wh
 
 Each recipe runs in a fresh process (so its peak RSS is its own). Per recipe: training wall time
 (``Trainer.train``), real (non-pad) tokens/s, the padding share of training batches, the test
-score, peak RSS, and model FLOPs per second (``headstart/training/flops.py``) over the matmul peak
+score, peak RSS, and model FLOPs per second (``headstart/acceleration/flops.py``) over the matmul peak
 measured at the start of the same run, in the machine's faster precision (bf16 where the CPU has
 native bf16, else fp32).
 
@@ -135,7 +135,7 @@ def run_hf(workload: str, recipe: str, work: Path) -> dict[str, Any]:
         default_data_collator,
     )
 
-    from headstart.hardware import bf16_fast
+    from headstart.acceleration.hardware import bf16_fast
     from headstart.models import resolve_model
 
     spec, data = WORKLOADS[workload], LOADERS[workload]()
@@ -351,7 +351,7 @@ def main() -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     import torch
 
-    from headstart.training.flops import matmul_peak
+    from headstart.acceleration.flops import matmul_peak
 
     results: dict[str, Any] = {
         "threads": torch.get_num_threads(),

@@ -8,10 +8,12 @@ Precedence: defaults < ``--config FILE`` < flags < ``--set section.key=value``.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from headstart.config import (
     section_fields,
     set_value,
 )
+from headstart.data.examples import load_examples
+from headstart.data.readers import FORMATS
 from headstart.errors import ConfigError, HeadstartError
 from headstart.version import __version__
 
@@ -45,7 +49,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs: dict[str, Any] = dict(
             dest=f"{_CFG_PREFIX}{section}.{f.name}", default=argparse.SUPPRESS, help=help_text
         )
-        if f.type in ("bool", bool, "bool | None"):  # a bare --flag means true
+        if bool in (typing.get_args(f.type) or (f.type,)) or f.type in ("bool", "bool | None"):  # bare --flag: true
             kwargs.update(nargs="?", const=True, metavar="BOOL")
         group.add_argument(*names, **kwargs)
 
@@ -79,76 +83,55 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_check)
 
+    from headstart.evaluation.evaluate import evaluate
+    from headstart.inference.batch import ON_ERROR, predict_file
+    from headstart.inference.embeddings import Embedder
+    from headstart.inference.onnx_export import FORMATS as EXPORT_FORMATS
+    from headstart.inference.onnx_export import INT8_TARGETS, QUANTIZATIONS, export_onnx
+    from headstart.modeling.pooling import POOLINGS
+
+    read = ["format", "encoding", "header", "text_column", "text_pair_column"]
     p = sub.add_parser("evaluate", help="score a saved model on a labeled file")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
-    p.add_argument("--data", required=True, help="labeled file (csv, tsv, jsonl, json, parquet)")
-    _data_flags(p, label=True)
+    _signature_flags(p, evaluate, ["data"], required=("data",))
+    _signature_flags(p, evaluate, [*read, "label_column", "batch_size", "report"], choices=_READ_CHOICES)
     p.add_argument("--output", help="write the metrics as JSON here too")
-    p.add_argument("--report", metavar="DIR", help="write report.html and its plots into DIR")
-    p.add_argument("--batch-size", "--batch_size", type=int, default=64)
     _common(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="predict labels for texts or a file")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
-    p.add_argument("texts", nargs="*", help="texts to classify")
+    p.add_argument("texts", nargs="*", help="texts to predict (or --input FILE)")
     p.add_argument("--text-pair", "--text_pair", action="append", default=[], help="second text, one per TEXT")
-    p.add_argument(
-        "--input",
-        help="file of inputs (csv, tsv, jsonl, json, parquet; CoNLL for NER), streamed in chunks: any size",
-    )
-    p.add_argument(
-        "--output",
-        help="write predictions here (.jsonl or .csv) with each row's own columns; stdout when absent",
-    )
-    _data_flags(p, label=False)
-    p.add_argument("--all-scores", "--all_scores", action="store_true", help="include every label's score")
-    p.add_argument(
-        "--on-error",
-        "--on_error",
-        choices=("skip", "fail"),
-        default="skip",
-        help="a row that cannot be read: skip = report its line (and in OUTPUT.errors.jsonl) and go on "
-        "(default); fail = stop with an error and write nothing",
-    )
-    p.add_argument("--chunk-size", "--chunk_size", type=int, default=1000, help="rows read and predicted at a time")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
+    _signature_flags(p, predict_file, ["input", "output", *read], choices=_READ_CHOICES)
+    _signature_flags(
+        p,
+        predict_file,
+        ["all_scores", "on_error", "chunk_size", "overwrite", "progress", "batch_size"],
+        choices={"on_error": ON_ERROR},
     )
     _predict_option_flags(p)
-    p.add_argument("--batch-size", "--batch_size", type=int, default=32)
     _common(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("embed", help="sentence vectors of a backbone, saved as .npy")
-    p.add_argument("--model", "-m", default="minilm", help="bundled name, folder or hub id (default: minilm)")
+    _signature_flags(p, Embedder.__init__, ["model", "max_length"], short={"model": ("-m",)})
     p.add_argument("--input", required=True, help="file with a text column")
     p.add_argument("--output", required=True, help="where to write the [n, hidden] float32 array (.npy)")
-    p.add_argument("--pooling", choices=("cls", "mean", "max", "last"), default="mean")
-    p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
-    p.add_argument("--max-length", "--max_length", type=int, default=256)
-    p.add_argument("--batch-size", "--batch_size", type=int, default=32)
-    _data_flags(p, label=False)
+    _signature_flags(p, Embedder.encode, ["pooling", "normalize", "batch_size"], choices={"pooling": POOLINGS})
+    _signature_flags(p, load_examples, read, choices=_READ_CHOICES)
     _common(p)
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("export", help="export a saved model to ONNX (optionally int8), checked against PyTorch")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
-    p.add_argument("--format", choices=("onnx",), default="onnx")
-    p.add_argument("--quantize", choices=("int8",), help="int8 weights (dynamic quantization): smaller, faster on CPU")
-    p.add_argument(
-        "--int8-target",
-        choices=("auto", "vnni", "avx2"),
-        default="auto",
-        help="the CPU the int8 graph is for: vnni (VNNI/AMX: every matmul int8), avx2 (no VNNI: the "
-        "matmuls after GELU stay fp32, which int8 would saturate there), auto (this machine's)",
+    _signature_flags(p, export_onnx, ["output"], required=("output",), short={"output": ("-o",)})
+    _signature_flags(
+        p,
+        export_onnx,
+        ["format", "quantize", "int8_target", "overwrite"],
+        choices={"format": EXPORT_FORMATS, "quantize": QUANTIZATIONS, "int8_target": INT8_TARGETS},
     )
-    p.add_argument("--output", "-o", required=True, help="the directory to write (loads with Predictor.load)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     _common(p)
     p.set_defaults(func=cmd_export)
 
@@ -201,24 +184,75 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", "-v", action="store_true", help="more logging; tracebacks on errors")
 
 
-def _data_flags(p: argparse.ArgumentParser, *, label: bool) -> None:
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json", "parquet", "conll"), help="file format")
-    p.add_argument("--encoding", help="text encoding (detected when absent)")
-    p.add_argument(
-        "--no-header",
-        "--no_header",
-        dest="header",
-        action="store_false",
-        help="csv/tsv without a header row: columns are column_1, column_2, ...",
-    )
-    p.add_argument("--text-column", "--text_column")
-    p.add_argument("--text-pair-column", "--text_pair_column")
-    if label:
-        p.add_argument("--label-column", "--label_column")
+_READ_CHOICES = {"format": (*FORMATS, "conll")}  # the readers' formats; CoNLL for NER files
+
+
+def _signature_flags(
+    p: argparse.ArgumentParser,
+    fn: Callable[..., Any],
+    names: list[str],
+    *,
+    choices: dict[str, Sequence[Any]] | None = None,
+    required: tuple[str, ...] = (),
+    short: dict[str, tuple[str, ...]] | None = None,
+) -> None:
+    """A flag per parameter of ``fn`` named in ``names``: its name, type and default from the
+    signature, its help from the docstring's ``Args:`` (the library function is the one source)."""
+    signature = inspect.signature(fn)
+    hints = typing.get_type_hints(fn)
+    docs = _arg_help(fn)
+    for name in names:
+        default = signature.parameters[name].default
+        default = None if default is inspect.Parameter.empty else default
+        kind = _flag_type(hints.get(name))
+        flags = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
+        flags += list((short or {}).get(name, ()))
+        help_text = docs.get(name, "").replace("``", "").replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": name, "help": help_text}
+        if kind is bool and default is True:
+            flags = [f"--no-{name.replace('_', '-')}"] + ([f"--no_{name}"] if "_" in name else [])
+            kwargs.update(action="store_false", help=f"Turn off: {help_text}")
+        elif kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction if default is None else "store_true"
+            kwargs["default"] = default if default is not None else None
+        else:
+            kwargs.update(type=kind, default=default, required=name in required)
+            if name in (choices or {}):
+                kwargs["choices"] = (choices or {})[name]
+            if default is not None:
+                kwargs["help"] += f" (default: {default})"
+        p.add_argument(*flags, **kwargs)
+
+
+def _flag_type(hint: Any) -> type:
+    """bool, int or float where the parameter is one of those (or one of those or None); str otherwise."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return next((a for a in (bool, int, float) if a in args), str)
+
+
+def _arg_help(fn: Callable[..., Any]) -> dict[str, str]:
+    """``name: text`` entries of the ``Args:`` section of ``fn``'s docstring, continuation lines joined."""
+    out: dict[str, str] = {}
+    inside, current = False, None
+    for line in (inspect.getdoc(fn) or "").splitlines():
+        if line.strip() == "Args:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" "):
+            break  # the next section
+        name, sep, text = line.strip().partition(": ")
+        if line.startswith("    ") and not line.startswith("     ") and sep and name.isidentifier():
+            current = name
+            out[name] = text.strip()
+        elif current and line.strip():
+            out[current] += " " + line.strip()
+    return out
 
 
 def _read_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The reader keywords that _data_flags added, as load_examples/evaluate take them."""
+    """The reader keywords given as flags, as load_examples/evaluate/predict_file take them."""
     names = ("format", "encoding", "header", "text_column", "text_pair_column", "label_column")
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
 

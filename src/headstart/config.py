@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
+import functools
 import math
+import operator
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from transformers import TrainingArguments
 
 from headstart.errors import ConfigError
 
@@ -60,12 +64,9 @@ class ModelConfig:
     )
     attention_dropout: float | None = _f(
         0.0,
-        "Dropout on the attention probabilities while training (the backbone config's "
-        "attention_probs_dropout_prob, attention_dropout or attn_pdrop). 0, the default, lets training run "
-        "fused attention kernels that take no dropout (flash attention on CPU: 8x512-token bf16 steps of "
-        "minilm 1.8-2.2x faster). Accuracy, measured against 0.1 (README, training speed): IMDB the same "
-        "over three seeds (82.6 both), on seed 42 MRPC -1.4 and CoNLL -0.3 F1. Null keeps the "
-        "backbone's own rate (0.1 for BERT-family models). T5 has one dropout_rate for everything and keeps it.",
+        "Dropout on the attention probabilities while training (the backbone config's attention_probs_dropout_prob, "
+        "attention_dropout or attn_pdrop). 0 lets training run fused attention kernels, which take no dropout on CPU; "
+        "null keeps the backbone's own rate (0.1 for BERT-family models). T5 has one dropout_rate and keeps it.",
         flags=("--attention_dropout",),
     )
     head_hidden_size: int = _f(
@@ -74,25 +75,21 @@ class ModelConfig:
     head_activation: str = _f("tanh", "Activation of the extra hidden layer.", choices=("tanh", "gelu", "relu"))
     attn_implementation: str | None = _f(
         None,
-        "Attention kernel for training (transformers' attn_implementation): headstart, eager, sdpa, "
-        "flash_attention_2, flex_attention. Null picks what measured fastest for the device and precision "
-        "(on CPU: headstart, which runs eager's operations on short inputs and from 256 tokens torch's fused "
-        "kernel, or with attention dropout a lean function that keeps no tokens x tokens tensor for backward; "
-        "sdpa on GPU and for evaluation; see headstart/hardware.py). A run-time choice, not saved in the model.",
+        "Attention kernel for training (transformers' attn_implementation): headstart, eager, sdpa, flash_attention_2, "
+        "flex_attention. Null picks what measured fastest for the device and precision (docs: Speed settings). "
+        "A run-time choice, not saved in the model.",
         choices=(None, "headstart", "eager", "sdpa", "flash_attention_2", "flex_attention"),
     )
     dropout_implementation: str | None = _f(
         None,
-        "Dropout for training: torch (nn.Dropout) or headstart (the same rates with a mask drawn 3x "
-        "cheaper on CPU, headstart/modeling/dropout.py: minilm bf16 steps 12 % faster at 16x50 and "
-        "8x512). Null picks per device: headstart on CPU, torch on GPU. A run-time choice, not saved in the model.",
+        "Dropout for training: torch (nn.Dropout) or headstart (the same rates, a mask cheaper to draw on CPU). "
+        "Null: headstart on CPU, torch on GPU. A run-time choice, not saved in the model.",
         choices=(None, "headstart", "torch"),
     )
     last_layer_first_token: bool = _f(
         True,
-        "Where the classification head reads only the first token (transformers' BERT, RoBERTa, XLM-R and "
-        "ELECTRA heads; pooling cls on those), the last layer computes only that token: the same logits "
-        "with ~14 % fewer FLOPs for minilm on 300-token inputs (headstart/modeling/first_token.py). "
+        "Where the classification head reads only the first token (BERT, RoBERTa, XLM-R and ELECTRA heads; "
+        "pooling cls on those), the last layer computes only that token: the same logits, fewer FLOPs. "
         "Prediction always does this. A run-time choice, not saved in the model.",
     )
 
@@ -121,7 +118,9 @@ class DataConfig:
     text_column: str | None = _f(None, "Column with the text; detected from common names when null.")
     text_pair_column: str | None = _f(None, "Column with the second text of a pair; detected when null.")
     label_column: str | None = _f(None, "Column with the label; detected from common names when null.")
-    validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation set is given.")
+    validation_fraction: float = _f(
+        0.1, "Share of train held out for validation when no validation set is given (0.1: 10 %)."
+    )
     test_fraction: float | None = _f(None, "Share of train held out as a test set when no test set is given.")
     token_column: int = _f(0, "CoNLL files: the column (0-based, negative from the end) holding the token.")
     tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
@@ -183,10 +182,9 @@ class TaskConfig:
     )
     long_documents: str = _f(
         "windows",
-        "Text classification of texts longer than max_length: 'windows' reads all of it in overlapping "
-        "windows (each trained with the document's label; scores aggregated per document), 'head-tail' "
-        "keeps the first quarter and the end, 'truncate' the start. Text pairs are always truncated. "
-        "Measured on IMDB (2,000 reviews, 512 tokens): windows 88.2, head-tail 87.6, truncate 86.9.",
+        "Text classification of texts longer than max_length: 'windows' reads all of it in overlapping windows "
+        "(each trained with the document's label; scores aggregated per document), 'head-tail' keeps the first "
+        "quarter and the end, 'truncate' the start. Text pairs are always truncated.",
         flags=("--long-documents",),
         choices=("truncate", "head-tail", "windows"),
     )
@@ -200,111 +198,162 @@ class TaskConfig:
     )
 
 
-@dataclass
-class TrainConfig:
-    """Fine-tuning settings. Names are HF TrainingArguments names, with the same meaning."""
+# TrainingArguments fields of a run config: their types, defaults and help come from transformers'
+# TrainingArguments itself; headstart changes a default only where it says why.
+_TA_FIELDS = {f.name: f for f in dataclasses.fields(TrainingArguments)}
+_KEEP = object()
+_FROM_HF: list[str] = []  # the fields _hf made, in order
 
-    output_dir: str = _f(
-        "headstart-model", "Where the saved model directory is written.", flags=("--output_dir", "--output-dir", "-o")
-    )
-    overwrite_output_dir: bool = _f(
-        False, "Replace an existing non-empty output directory (never done silently).", flags=("--overwrite",)
-    )
-    num_train_epochs: float = _f(3.0, "Number of passes over the training data.", flags=("--epochs",))
-    max_steps: int = _f(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
-    per_device_train_batch_size: int = _f(16, "Training batch size.", flags=("--batch_size", "--batch-size"))
-    per_device_eval_batch_size: int = _f(64, "Evaluation batch size.")
-    eval_accumulation_steps: int | None = _f(
-        8,
-        "Move evaluation outputs to CPU memory every N batches (null: keep them all on the device "
-        "until the end, as HF does by default, which can exhaust GPU memory on a large validation set).",
-    )
-    gradient_accumulation_steps: int = _f(1, "Batches whose gradients are summed before each optimizer step.")
-    learning_rate: float = _f(5e-5, "Peak learning rate of AdamW.", flags=("--lr",))
-    lr_scheduler_type: str = _f("linear", "Learning-rate schedule after warmup (a HF SchedulerType).")
-    warmup_steps: float = _f(0.1, "Warmup: steps (an integer) or a share of all steps (a float below 1).")
-    weight_decay: float = _f(0.01, "AdamW weight decay.")
-    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
-    seed: int = _f(42, "Seed for initialisation, data order and splits.")
-    eval_strategy: str = _f("epoch", "When to evaluate on validation.", choices=("epoch", "steps", "no"))
-    eval_steps: int | None = _f(None, "Evaluate every N steps when eval_strategy is steps.")
-    metric_for_best_model: str | None = _f(
-        None, "Metric that picks the best checkpoint; the task's main metric if null."
-    )
-    early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement.")
-    train_sampling_strategy: str = _f(
-        "group_by_length",
-        "Batch order: group_by_length (shuffled buckets of similar length, less padding) or random.",
-        choices=("group_by_length", "random"),
-    )
-    max_tokens_per_batch: int | None = _f(
-        None,
-        "Cut training batches by a budget of padded tokens instead of per_device_train_batch_size "
-        "inputs: short inputs go many to a batch, long ones few (batches fixed once by length, "
-        "visited in a seeded order each epoch). Null: batches of per_device_train_batch_size.",
-    )
-    pad_to_multiple_of: int | None = _f(
-        None,
-        "Pad each batch to a multiple of this many tokens (transformers' DataCollatorWithPadding "
-        "name; 1: to its longest input). Null (auto): 8 where training runs in bf16, none in fp32. "
-        "In bf16 fewer distinct shapes let oneDNN reuse the matmul primitives it caches, one per "
-        "shape, each megabytes on an AMX CPU: IMDB training peaked at 2.43 instead of 2.88 GB and "
-        "took 67.4 instead of 74.8 s. In fp32 it is only padding: CoNLL-2003 trained in 282 and 285 s "
-        "with it against 243 and 280 s without (two paired runs on an AVX2 CPU).",
-    )
-    bf16: bool | None = _f(
-        None,
-        "bf16 autocast. Null (auto): on where the hardware computes in bf16 natively (CPUs with "
-        "avx512_bf16 or AMX, GPUs with bf16), fp32 elsewhere; true or false forces it (--bf16 auto|true|false).",
-    )
-    torch_compile: bool = _f(
-        False,
-        "Compile the model with torch.compile. Off by default: on a 2-core CPU a minilm training step "
-        "ran slower compiled (2104 vs 2852 tokens/s in bf16) after 51 s of compiling; try it on GPUs.",
-    )
-    logging_steps: int = _f(50, "Log the training loss every N steps.")
-    save_total_limit: int = _f(1, "Checkpoints kept while training (the best one is always kept).")
-    save_steps: int | None = _f(
-        None, "Also write a resumable checkpoint every N optimizer steps (besides one per evaluation)."
-    )
-    save_minutes: float = _f(
-        30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."
-    )
-    release_memory_steps: int = _f(
-        16,
-        "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
-        "training steps and after each evaluation (0: not by count; both this and release_memory_growth_mb 0: "
-        "never). Batches of varying length fragment the heap: "
-        "IMDB runs (512 tokens) peaked at 2.48-2.49 GB with it and at 3.2-3.5 GB without.",
-    )
-    release_memory_growth_mb: int = _f(
-        512,
-        "Also give them back after any training step that leaves the process this many MB more resident "
-        "than after the last release (0: only every release_memory_steps). Long batches grow the heap "
-        "faster than a fixed interval trims it: IMDB (512 tokens, AMX Xeon) peaked at 2.27 GB with 512 "
-        "and at 2.47-2.50 GB with 0, but trained in 76.1 s against 65.5-68.8 (the trimmed pages fault in "
-        "again); MRPC and CoNLL-2003 (short inputs) took the same time and memory either way.",
-    )
-    keep_freed_memory: bool = _f(
-        True,
-        "Keep large blocks freed during a training step in the heap for the next step (glibc mallopt) "
-        "instead of unmapping them: otherwise each step page-faults its embedding gradient and other "
-        "large buffers in again (minilm, 16 x 50-token bf16 steps: ~170 against ~200 ms). "
-        "release_memory_steps still gives free pages back.",
-    )
-    resume: bool = _f(
-        False,
-        "Require continuing an interrupted run in output_dir (an error if there is none). Without it, "
-        "re-running an interrupted command resumes from its last checkpoint anyway.",
-        flags=("--resume",),
-    )
-    dataloader_num_workers: int = _f(0, "Worker processes for data loading.")
-    report_to: str = _f(
-        "none",
-        "Experiment trackers, comma-separated (HF report_to: none, tensorboard, mlflow, wandb, ...). "
-        "TensorBoard events go to logs/ in the saved directory; MLflow follows MLFLOW_TRACKING_URI.",
-    )
-    disable_tqdm: bool = _f(False, "Hide the progress bar.")
+
+def _hf(
+    name: str, default: Any = _KEEP, why: str = "", *, flags: tuple[str, ...] = (), type_: Any = None
+) -> tuple[str, Any, Any]:
+    """The make_dataclass entry of the TrainingArguments field ``name``, with headstart's ``default``
+    (and why) where it differs from transformers'."""
+    hf = _TA_FIELDS[name]
+    _FROM_HF.append(name)
+    hf_default = hf.default if hf.default is not dataclasses.MISSING else hf.default_factory()  # type: ignore[misc]
+    help_text = str(hf.metadata.get("help", "")).strip()
+    if default is _KEEP:
+        default = hf_default
+    elif default != hf_default:
+        help_text += f" headstart's default: {default!r}, {why}."
+    choices = tuple(hf.metadata.get("choices") or _enum_values(hf.type))
+    return name, type_ or _plain_type(hf.type), _f(default, help_text, flags=flags, choices=choices)
+
+
+def _plain_type(hint: Any) -> Any:
+    """A TrainingArguments annotation as the config coerces it: enums and lists read as strings."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kept = []
+    for arg in args:
+        if isinstance(arg, type) and issubclass(arg, enum.Enum) or typing.get_origin(arg) is list:
+            arg = str
+        if arg not in kept:
+            kept.append(arg)
+    return functools.reduce(operator.or_, kept)
+
+
+def _enum_values(hint: Any) -> list[str]:
+    args = typing.get_args(hint) or (hint,)
+    return [m.value for a in args if isinstance(a, type) and issubclass(a, enum.Enum) for m in a]
+
+
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig",
+    [
+        _hf("output_dir", "headstart-model", "the saved model directory", flags=("--output_dir", "--output-dir", "-o")),
+        (
+            "overwrite_output_dir",
+            bool,
+            _f(False, "Replace an existing non-empty output directory (never done silently).", flags=("--overwrite",)),
+        ),
+        _hf("num_train_epochs", flags=("--epochs",)),
+        _hf("max_steps"),
+        _hf("per_device_train_batch_size", 16, "what fine-tuning recipes use", flags=("--batch_size", "--batch-size")),
+        _hf("per_device_eval_batch_size", 64, "evaluation keeps no activations for backward"),
+        _hf("eval_accumulation_steps", 8, "a large validation set would otherwise fill GPU memory"),
+        _hf("gradient_accumulation_steps"),
+        _hf("learning_rate", flags=("--lr",)),
+        _hf("lr_scheduler_type"),
+        _hf("warmup_steps", 0.1, "a tenth of all steps, as fine-tuning recipes warm up"),
+        _hf("weight_decay", 0.01, "AdamW's usual fine-tuning value"),
+        _hf("max_grad_norm"),
+        _hf("seed"),
+        _hf("eval_strategy", "epoch", "validation scores pick the best checkpoint"),
+        _hf("eval_steps"),
+        _hf("metric_for_best_model"),
+        ("early_stopping_patience", int | None, _f(None, "Stop after this many evaluations without improvement.")),
+        _hf("train_sampling_strategy", "group_by_length", "batches of similar lengths pad less"),
+        (
+            "max_tokens_per_batch",
+            int | None,
+            _f(
+                None,
+                "Cut training batches by a budget of padded tokens instead of per_device_train_batch_size "
+                "inputs: short inputs go many to a batch, long ones few (batches fixed once by length, "
+                "visited in a seeded order each epoch). Null: batches of per_device_train_batch_size.",
+            ),
+        ),
+        (
+            "pad_to_multiple_of",
+            int | None,
+            _f(
+                None,
+                "Pad each batch to a multiple of this many tokens (DataCollatorWithPadding's name; 1: to its longest "
+                "input). Null (auto): 8 in bf16, where fewer batch shapes let oneDNN reuse its cached matmul "
+                "primitives; none in fp32, where it is only padding.",
+            ),
+        ),
+        _hf(
+            "bf16",
+            None,
+            "auto: bf16 where the hardware computes it natively, fp32 elsewhere (--bf16 auto|true|false)",
+            type_=bool | None,
+        ),
+        _hf("torch_compile"),
+        _hf("logging_steps", 50, "a short run logs its loss too"),
+        _hf("save_total_limit", 1, "one resumable checkpoint besides the best"),
+        (
+            "save_steps",
+            int | None,
+            _f(None, "Also write a resumable checkpoint every N optimizer steps (besides one per evaluation)."),
+        ),
+        (
+            "save_minutes",
+            float,
+            _f(30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."),
+        ),
+        (
+            "release_memory_steps",
+            int,
+            _f(
+                16,
+                "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
+                "training steps and after each evaluation (0: not by count): batches of varying length fragment the "
+                "heap.",
+            ),
+        ),
+        (
+            "release_memory_growth_mb",
+            int,
+            _f(
+                512,
+                "Also give them back after any training step that leaves the process this many MB more resident than "
+                "after the last release (0: only every release_memory_steps): long batches grow the heap faster than "
+                "an interval trims it.",
+            ),
+        ),
+        (
+            "keep_freed_memory",
+            bool,
+            _f(
+                True,
+                "Keep large blocks freed during a training step in the heap for the next step (glibc mallopt) instead "
+                "of unmapping them, so each step's large buffers are not page-faulted in again.",
+            ),
+        ),
+        (
+            "resume",
+            bool,
+            _f(
+                False,
+                "Require continuing an interrupted run in output_dir (an error if there is none). Without it, "
+                "re-running an interrupted command resumes from its last checkpoint anyway.",
+                flags=("--resume",),
+            ),
+        ),
+        _hf("dataloader_num_workers"),
+        _hf("report_to", type_=str),  # trackers are asked for by name
+        _hf("disable_tqdm", False, "the progress bar shows unless hidden", type_=bool),
+    ],
+)
+TrainConfig.__doc__ = (
+    "Fine-tuning settings: TrainingArguments fields (names, types, defaults, help) and headstart's own."
+)
+TrainConfig.__module__ = __name__
+# the fields passed on to TrainingArguments (save_steps is headstart's: checkpoints besides the evaluations')
+HF_TRAIN_FIELDS = tuple(_FROM_HF)
 
 
 @dataclass
@@ -361,6 +410,8 @@ class RunConfig:
             if getattr(self.train, key) is not None:
                 positive[f"train.{key}"] = getattr(self.train, key)
         out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]
+        if not self.train.output_dir:
+            out.append("train.output_dir must name a directory, found none")
         if self.train.release_memory_steps < 0:
             out.append(f"train.release_memory_steps must be >= 0, found {self.train.release_memory_steps}")
         if self.train.release_memory_growth_mb < 0:
@@ -469,6 +520,9 @@ def _set_field(cfg: RunConfig, section: str, key: str, value: Any) -> list[str]:
     obj = getattr(cfg, section)
     names = {f.name: f for f in dataclasses.fields(obj)}
     if key not in names:
+        home = [other for other, klass in SECTIONS.items() if key in {f.name for f in dataclasses.fields(klass)}]
+        if home:  # a real key in another section: say which
+            return [f"unknown key '{key}' in section '{section}': it is {home[0]}.{key}"]
         return [_unknown(f"key in section '{section}'", key, names)]
     if section == "task" and key == "type" and isinstance(value, str):
         value = TASK_ALIASES.get(value, value)

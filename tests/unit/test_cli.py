@@ -71,7 +71,9 @@ def test_help_lists_commands_and_hf_named_flags(capsys):
         "--dropout_implementation",
     ):
         assert flag in out
-    assert "12 % faster" in " ".join(out.split())  # a literal % in a config help is escaped, not %-formatted
+    text = " ".join(out.split())
+    assert "(0.1: 10 %)" in text  # a literal % in a config help is escaped, not %-formatted
+    assert "Total number of training epochs to perform." in text  # HF's own help for HF's fields
 
 
 def test_every_command_has_help(capsys):

@@ -17,7 +17,7 @@ from headstart.errors import ConfigError
 
 def test_default_yaml_is_commented_and_loads_back_to_the_defaults(tmp_path):
     text = default_config_yaml()
-    assert "# Peak learning rate of AdamW." in text
+    assert "# Stop after this many evaluations without improvement." in text
     path = tmp_path / "c.yaml"
     path.write_text(text)
     assert load_config(path) == RunConfig()
@@ -51,6 +51,21 @@ def test_train_section_keeps_hf_names():
     assert ours - hf == own
 
 
+def test_hf_fields_take_help_and_defaults_from_training_arguments():
+    from transformers import TrainingArguments
+
+    from headstart.config import HF_TRAIN_FIELDS
+
+    hf = {f.name: f for f in dataclasses.fields(TrainingArguments)}
+    defaults = RunConfig().train
+    for name in HF_TRAIN_FIELDS:
+        ours = next(f for f in dataclasses.fields(SECTIONS["train"]) if f.name == name)
+        assert ours.metadata["help"].startswith(hf[name].metadata["help"].strip()), name
+        hf_default = hf[name].default if hf[name].default is not dataclasses.MISSING else hf[name].default_factory()
+        changed = getattr(defaults, name) != hf_default
+        assert changed == ("headstart's default:" in ours.metadata["help"]), f"{name}: a changed default says why"
+
+
 def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"train": {"learning_rat": 1e-4}}))
@@ -81,6 +96,7 @@ def test_set_overrides_coerce_types():
         ("nope.x=1", "unknown section 'nope'"),
         ("train.seed=abc", "train.seed must be an integer"),
         ("task.type=poetry", "task.type must be one of"),
+        ("data.max_length=64", "unknown key 'max_length' in section 'data': it is model.max_length"),
     ],
 )
 def test_bad_overrides(item, match):

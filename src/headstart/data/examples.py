@@ -81,10 +81,18 @@ def load_examples(
 ) -> Examples:
     """Read examples from a file or an in-memory source; columns are detected unless named.
 
-    ``label_kind`` says what a label cell holds: a class name (default), several names, a number.
-
-    ``columns`` (those of the training data) are preferred when this source has all of them, so
-    a validation file with the same header uses the same columns; otherwise they are detected.
+    Args:
+        source: A file (csv, tsv, jsonl, json, parquet; .gz/.bz2/.xz), a DataFrame, rows or columns.
+        format: The file format; from the extension when absent.
+        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
+        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
+        text_column: The column with the text; detected from common names when absent.
+        text_pair_column: The column with the second text of a pair; detected when absent.
+        label_column: The column with the label; detected when absent.
+        need_label: Refuse a source without a label column.
+        columns: The training data's columns, preferred when this source has all of them, so a
+            validation file with the same header uses the same columns; otherwise they are detected.
+        label_kind: What a label cell holds: a class name (default), several names, a number.
     """
     direct = _from_plain_list(source, need_label)
     if direct is not None:

@@ -35,8 +35,19 @@ def evaluate(
 ) -> dict[str, Any]:
     """Metrics of the saved model on labeled ``data`` (columns as in training unless named).
 
-    ``report`` names a directory to write ``report.html`` and its plots into (created if needed;
-    a report already there is replaced, nothing else is touched)."""
+    Args:
+        model_dir: A directory written by ``headstart train`` (or a loaded Predictor).
+        data: A labeled file (csv, tsv, jsonl, json, parquet; CoNLL for NER) or in-memory data.
+        format: The file format (csv, tsv, jsonl, json, parquet; conll for NER); from the extension when absent.
+        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
+        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
+        text_column: The column with the text; detected from common names when absent.
+        text_pair_column: The column with the second text of a pair; detected when absent.
+        label_column: The column with the label; detected when absent.
+        batch_size: Inputs per forward pass.
+        report: A directory to write report.html and its plots into (created if needed; a report
+            already there is replaced, nothing else is touched).
+    """
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor.load(model_dir)
     options = dict(
         format=format,

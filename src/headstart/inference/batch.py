@@ -77,10 +77,23 @@ def predict_file(
 ) -> BatchSummary:
     """Predict every row of ``input`` and write JSONL or CSV to ``output`` (stdout when ``None``).
 
-    ``chunk_size`` rows are read, predicted and written at a time, so memory does not grow with
-    the file. ``on_error="fail"`` stops at the first unreadable row with a :class:`DataError`
-    naming its line (and leaves no output behind). ``progress=None`` shows a bar when stderr is a
-    terminal. ``options`` are the task's prediction options (``decode`` for a tagger).
+    Args:
+        model: A directory written by ``headstart train`` (or a loaded Predictor).
+        input: A file of inputs (csv, tsv, jsonl, json, parquet; CoNLL for NER), streamed in chunks: any size.
+        output: Where to write predictions (.jsonl or .csv) with each row's own columns; stdout when absent.
+        format: The file format (csv, tsv, jsonl, json, parquet; conll for NER); from the extension when absent.
+        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
+        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
+        text_column: The column with the text; detected from common names when absent.
+        text_pair_column: The column with the second text of a pair; detected when absent.
+        on_error: A row that cannot be read: skip reports its line (also in OUTPUT.errors.jsonl) and
+            goes on; fail stops with a DataError naming the line and writes nothing.
+        chunk_size: Rows read, predicted and written at a time, so memory does not grow with the file.
+        batch_size: Inputs per forward pass.
+        all_scores: Include every label's score.
+        overwrite: Replace an existing output.
+        progress: A progress bar on stderr (default: when stderr is a terminal).
+        options: The task's own prediction options (``decode`` for a tagger).
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error among {', '.join(ON_ERROR)}", found=repr(on_error), fix="pick one")

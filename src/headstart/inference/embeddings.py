@@ -20,11 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from headstart.config import ModelConfig
 from headstart.data.encoding import encode_texts
 from headstart.errors import ConfigError, HeadstartError
 from headstart.modeling.backbones import encoder_from_pretrained, load_tokenizer
 from headstart.modeling.pooling import POOLINGS, pool
 from headstart.models import load_error, resolve_model
+
+DEFAULTS = ModelConfig()  # the backbone and max_length every other command defaults to
 
 
 @dataclass
@@ -34,7 +37,16 @@ class TokenStates:
 
 
 class Embedder:
-    def __init__(self, model: str = "minilm", *, max_length: int = 256, device: str | None = None) -> None:
+    def __init__(
+        self, model: str = DEFAULTS.name, *, max_length: int = DEFAULTS.max_length, device: str | None = None
+    ) -> None:
+        """A backbone's encoder, for sentence vectors.
+
+        Args:
+            model: A bundled name, a local model folder or a hub id.
+            max_length: Longest input in tokens; longer texts are cut.
+            device: Where to run it; a GPU when there is one.
+        """
         path = resolve_model(model)
         try:
             self.tokenizer = load_tokenizer(path)
@@ -48,7 +60,7 @@ class Embedder:
         self.max_length = max_length
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = 256) -> Embedder:
+    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = DEFAULTS.max_length) -> Embedder:
         """The encoder inside a loaded task model (a Predictor's), sharing its weights: no second copy.
 
         ``base_model`` is the backbone of every transformers head; a head model that is its own
@@ -69,8 +81,15 @@ class Embedder:
     def encode(
         self, texts: Sequence[str], *, pooling: str = "mean", normalize: bool = False, batch_size: int = 32
     ) -> np.ndarray:
-        """Sentence vectors [n_texts, hidden]: the mean or max over real tokens, the first ([CLS])
-        token, or the last real token (what a decoder has read the whole text by)."""
+        """Sentence vectors [n_texts, hidden].
+
+        Args:
+            texts: The texts.
+            pooling: How token states become one vector: the mean or max over real tokens, the
+                first ([CLS]) token, or the last real token (what a decoder has read the whole text by).
+            normalize: L2-normalise the vectors.
+            batch_size: Texts per forward pass.
+        """
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling among {', '.join(POOLINGS)}", found=repr(pooling), fix="fix --pooling")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
+from headstart.acceleration.first_token import use_full_layer
 from headstart.artifacts import check_output_dir, publish
 from headstart.errors import ConfigError, ExportError
 from headstart.inference.onnx_runtime import RUNTIME, OnnxModel, onnxruntime
 from headstart.inference.predictor import Predictor
-from headstart.modeling.first_token import use_full_layer
 
 FORMATS = ("onnx",)
 QUANTIZATIONS = ("int8",)
@@ -122,6 +122,17 @@ def export_onnx(
     int8_target: str = "auto",
     overwrite: bool = False,
 ) -> ExportReport:
+    """Export a saved model to ONNX (optionally int8) and check it against PyTorch on probe texts.
+
+    Args:
+        model_dir: A directory written by ``headstart train``.
+        output: The directory to write; it loads with ``Predictor.load``.
+        format: The export format.
+        quantize: int8 weights (dynamic quantization): smaller, faster on CPU.
+        int8_target: The CPU the int8 graph is for: vnni (VNNI/AMX: every matmul int8), avx2 (no
+            VNNI: the matmuls after GELU stay fp32, which int8 would saturate there), auto (this machine's).
+        overwrite: Replace an existing output directory.
+    """
     if format not in FORMATS:
         raise ConfigError(f"--format among {', '.join(FORMATS)}", found=repr(format), fix="use --format onnx")
     if quantize not in (None, *QUANTIZATIONS):
@@ -241,7 +252,7 @@ def _eager(model: torch.nn.Module) -> torch.nn.Module:
     wrong graph (logits off by up to 0.47 on minilm), and ONNX Runtime's fusions recognise the
     eager pattern (one fused Attention op per layer), which is where int8 gets its speed. The
     last layer computes every token again (``Predictor`` makes it compute only [CLS], see
-    ``modeling/first_token.py``): the graph returns the whole last hidden state, and ONNX
+    ``acceleration/first_token.py``): the graph returns the whole last hidden state, and ONNX
     Runtime fuses only the stock attention pattern."""
     use_full_layer(model)
     for module in model.modules():
@@ -351,7 +362,7 @@ def _quantize_int8(src: Path, dst: Path, target: str) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from headstart.hardware import int8_saturates
+    from headstart.acceleration.hardware import int8_saturates
 
     resolved = target if target != "auto" else ("avx2" if int8_saturates() else "vnni")
     keep = _gelu_fed_matmuls(onnx.load(str(src))) if resolved == "avx2" else []

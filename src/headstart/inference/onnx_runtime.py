@@ -111,7 +111,7 @@ def _warn_if_saturating(meta: dict[str, Any], file: Path) -> None:
     all such) loses accuracy on a CPU without it (``onnx_export``'s docstring: 82.2 against 84.3)."""
     if meta.get("quantize") != "int8" or (meta.get("int8") or {}).get("target", "vnni") != "vnni":
         return
-    from headstart.hardware import int8_saturates
+    from headstart.acceleration.hardware import int8_saturates
 
     if int8_saturates():
         logger.warning(

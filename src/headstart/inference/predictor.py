@@ -19,11 +19,10 @@ from typing import Any
 
 import torch
 
+from headstart.acceleration import autocast, choose_bf16, prepare
 from headstart.artifacts import ModelInfo
 from headstart.errors import ConfigError, HeadstartError, ModelLoadError
-from headstart.hardware import attention_implementation, autocast, choose_bf16, set_attention
 from headstart.modeling.backbones import load_tokenizer
-from headstart.modeling.first_token import use_first_token_layer
 from headstart.tasks import TASKS, Task, get_task, read_model_info
 
 # At most this many tokens (padded) per forward pass: long inputs go in small batches, short ones
@@ -33,7 +32,7 @@ MAX_BATCH_TOKENS = 2048
 
 class Predictor:
     """Predictions from a model; ``bf16`` None (auto) uses bf16 autocast where the device computes
-    bf16 natively (``hardware.py``), and the attention kernel measured fastest for prediction."""
+    bf16 natively (``acceleration/hardware.py``), and the attention kernel measured fastest for prediction."""
 
     def __init__(
         self, model: Any, tokenizer: Any, info: ModelInfo, task: Task, device: str, *, bf16: bool | None = None
@@ -47,8 +46,7 @@ class Predictor:
         on_torch = isinstance(model, torch.nn.Module)  # an ONNX export runs its own kernels
         self.bf16 = on_torch and choose_bf16(bf16, device)
         if on_torch:
-            set_attention(self.model, attention_implementation(device, self.bf16))
-            use_first_token_layer(self.model)  # same logits, less work where the head reads [CLS] alone
+            prepare(self.model, device=device, bf16=self.bf16, training=False)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None, bf16: bool | None = None) -> Predictor:

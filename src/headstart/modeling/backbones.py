@@ -31,14 +31,14 @@ class Quirks:
     # have an output layer without bias: a regression target's mean cannot be folded into it
     head_bias: bool = True
     # the model's attention hands the attention function only (q, k, v, mask, scaling, dropout),
-    # so headstart's lean training attention (modeling/attention.py) computes what eager does:
+    # so headstart's lean training attention (acceleration/attention.py) computes what eager does:
     # checked against eager per type (tests/unit/modeling/test_attention.py). Not T5 (its learned
     # relative position bias goes in as an extra argument) nor models whose attention code
     # transformers cannot switch (MPNet, DeBERTa, GPT-Neo, GPT-J); unknown types: not assumed.
     lean_attention: bool = False
     # the layers are shaped like transformers' BertLayer (attention.self.query/key/value,
     # attention.output, intermediate, output) and the stock classification head reads the first
-    # token alone, so the last layer can compute only that token (modeling/first_token.py)
+    # token alone, so the last layer can compute only that token (acceleration/first_token.py)
     first_token_layer: bool = False
 
 

@@ -1,34 +1,19 @@
-"""TrainConfig -> HF TrainingArguments (same names; only headstart's own fields are dropped)."""
+"""TrainConfig -> HF TrainingArguments: the config's TrainingArguments fields, and what a run sets itself."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
 
-from headstart.config import TrainConfig
-from headstart.hardware import choose_bf16
+from headstart.acceleration.hardware import choose_bf16
+from headstart.config import HF_TRAIN_FIELDS, TrainConfig
 from headstart.training.distributed import world_size
 from headstart.training.trackers import tracker_names
 
 # Metrics where smaller is better (errors); every other metric is a score to maximise.
 LOWER_IS_BETTER = {"mse", "rmse", "mae", "hamming_loss"}
-# Fields of TrainConfig that are headstart's own, not TrainingArguments fields.
-OWN_FIELDS = {
-    "output_dir",
-    "overwrite_output_dir",
-    "early_stopping_patience",
-    "save_steps",
-    "save_minutes",
-    "release_memory_steps",
-    "release_memory_growth_mb",
-    "keep_freed_memory",
-    "resume",
-    "max_tokens_per_batch",
-    "pad_to_multiple_of",
-}
 
 
 def scored_after_training_only(cfg: TrainConfig) -> bool:
@@ -36,11 +21,11 @@ def scored_after_training_only(cfg: TrainConfig) -> bool:
     scored once, after training, by the same final evaluation that scores every run.
 
     With ``eval_strategy`` epoch and at most one epoch, the Trainer would evaluate once, after the
-    last step: the "best" checkpoint it saves for that is the final model, and the final
-    evaluation (``Predictor``, in input order, entity spans) scores the same weights again. On
-    CoNLL-2003 (1 epoch, eng.testa, Zen 1 EPYC) that pass took 51 s, plus its checkpoint. Kept where
-    something reads it while training runs: early stopping, experiment trackers (their runs
-    close with training, before the final evaluation), a ``max_steps`` run.
+    last step: the "best" checkpoint it saves for that is the final model, and the final evaluation
+    (``Predictor``, in input order, entity spans) scores the same weights again: the pass and its
+    checkpoint would be spent for nothing. Kept where something reads it while training runs: early
+    stopping, experiment trackers (their runs close with training, before the final evaluation), a
+    ``max_steps`` run.
     """
     return (
         cfg.eval_strategy == "epoch"
@@ -53,7 +38,7 @@ def scored_after_training_only(cfg: TrainConfig) -> bool:
 
 def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_eval: bool = True) -> TrainingArguments:
     """The TrainingArguments of a run whose checkpoints go to ``work_dir``."""
-    passed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in OWN_FIELDS}
+    passed = {name: getattr(cfg, name) for name in HF_TRAIN_FIELDS}
     evaluate = has_eval and cfg.eval_strategy != "no" and not scored_after_training_only(cfg)
     metric = cfg.metric_for_best_model or main_metric
     bf16 = choose_bf16(cfg.bf16, "cuda" if torch.cuda.is_available() else "cpu")

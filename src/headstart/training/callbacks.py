@@ -60,8 +60,7 @@ def keep_freed_memory() -> bool:
     unmaps it on free, and returns the heap's free top to the system once it passes the trim
     threshold. A training step frees and reallocates the same large buffers every step (above all
     the embedding gradient: its backward builds a dense vocabulary x width tensor), so every step
-    page-faulted them in again: a minilm bf16 step of 16 x 50 tokens took 28,600 minor page faults
-    (112 MB) and ~200 ms, against 0 faults and ~170 ms with this (2-core EPYC with avx512_bf16).
+    page-faulted them in again (tens of thousands of faults a step for minilm; none with this).
     ``ReleaseFreeMemory`` still gives free pages back every N steps, which bounds the resident size.
     The setting is process-wide and stays after training (glibc cannot report the old values).
     """
@@ -85,15 +84,10 @@ class ReleaseFreeMemory(TrainerCallback):
 
     Why: torch's CPU tensors come from glibc malloc, and batches of ever-different lengths leave
     the heap fragmented: freed activations stay mapped, so the resident size of a training process
-    climbs step after step although its live tensors do not (IMDB, 1,000 reviews of up to 512
-    tokens: from 1.7 to 3.0 GB over one epoch). Trimming returns those pages. A fixed interval
-    alone let long batches climb between trims: on a 2-core AMX Xeon an IMDB run trimmed every 16
-    steps went from ~1.8 to ~2.7 GB and back (resident pages sampled every 0.5 s; peak 2.52-2.57
-    GB over three runs); every 4 steps it peaked at 2.41 GB but took 80.8 s instead of 76.5-78.2.
-    The growth threshold trims where the heap grows, which short inputs seldom make it do; same
-    machine, paired runs with ``growth_mb`` 512 and 0: IMDB 2.27 GB in 76.1 s against 2.47-2.50 GB
-    in 65.5-68.8 s (256: 2.26-2.27 GB, 78.4-80.0 s), MRPC 110.8 s against 114.3 and CoNLL-2003
-    101.0 against 105.4 (1.45 and 1.51 GB against 1.46 and 1.54).
+    climbs step after step although its live tensors do not. Trimming returns those pages. A fixed
+    interval alone lets long batches climb between trims, and a shorter one costs time (the pages
+    fault in again); the growth threshold trims where the heap grows, which short inputs seldom
+    make it do. The measurements are on the docs' benchmarks page.
     """
 
     def __init__(self, steps: int = 16, growth_mb: int = 0) -> None:

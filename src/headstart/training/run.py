@@ -21,6 +21,8 @@ from typing import Any
 
 from transformers import EarlyStoppingCallback, set_seed
 
+from headstart.acceleration import attention_implementation, attention_of, pad_multiple, prepare
+from headstart.acceleration.dropout import dropout_of
 from headstart.artifacts import METRICS_FILE, ModelInfo, check_output_dir, publish, versions, write_json
 from headstart.config import RunConfig, load_config
 from headstart.data.checks import DataChecks, check_data
@@ -29,19 +31,8 @@ from headstart.data.labels import LabelSet
 from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
-from headstart.hardware import (
-    attention_implementation,
-    attention_of,
-    dropout_implementation,
-    pad_multiple,
-    set_attention,
-)
 from headstart.inference.predictor import Predictor
-from headstart.modeling.attention import NAME as LEAN_ATTENTION
-from headstart.modeling.backbones import align_model, backbone_configs, load_tokenizer, supports_lean_attention
-from headstart.modeling.dropout import NAME as LEAN_DROPOUT
-from headstart.modeling.dropout import dropout_of, use_lean_dropout, use_torch_dropout
-from headstart.modeling.first_token import use_first_token_layer, use_full_layer
+from headstart.modeling.backbones import align_model, load_tokenizer
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
@@ -297,33 +288,15 @@ def _make_trainer(
         callbacks.append(ReleaseFreeMemory(cfg.train.release_memory_steps, cfg.train.release_memory_growth_mb))
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-    attention = cfg.model.attn_implementation or attention_implementation(args.device.type, args.bf16, training=True)
-    if attention == LEAN_ATTENTION and not supports_lean_attention(model):
-        if cfg.model.attn_implementation:
-            raise ConfigError(
-                "model.attn_implementation: headstart only for a model type marked lean_attention in "
-                "headstart/modeling/backbones.py (BERT family, GPT-2, Llama, Mistral, Qwen, Phi, Gemma, ...)",
-                found="model type " + (", ".join(sorted({c.model_type for c in backbone_configs(model)})) or "unknown"),
-                fix="leave --attn_implementation unset, or pick eager or sdpa",
-            )
-        attention = "sdpa"  # its attention takes more than the lean one computes (T5's position bias, ...)
-    used = set_attention(model, attention)
-    if cfg.model.attn_implementation and used != attention:  # asked for by name: never a silent fallback
-        raise ConfigError(
-            "a model.attn_implementation this model and machine can run",
-            found=f"{attention!r} is unavailable here (the model keeps {used!r})",
-            fix="leave --attn_implementation unset to use the measured default, or pick eager or sdpa",
-        )
-    logger.info("attention: %s (%s)", used, "bf16" if args.bf16 else "fp32")
-    dropout = cfg.model.dropout_implementation or dropout_implementation(args.device.type)
-    if dropout == LEAN_DROPOUT:
-        logger.info("dropout: headstart's cheaper mask in %d dropout modules", use_lean_dropout(model))
-    else:
-        use_torch_dropout(model)
-    if cfg.model.last_layer_first_token and use_first_token_layer(model):
-        logger.info("last layer: the first token only (the head reads nothing else)")
-    else:
-        use_full_layer(model)
+    prepare(
+        model,
+        device=args.device.type,
+        bf16=args.bf16,
+        training=True,
+        attn_implementation=cfg.model.attn_implementation,
+        dropout_implementation_name=cfg.model.dropout_implementation,
+        last_layer_first_token=cfg.model.last_layer_first_token,
+    )
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     padding = _pad_multiple(cfg, args.device.type, args.bf16)
     with tensorboard_logs(checkpoints.parent, trackers):

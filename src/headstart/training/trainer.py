@@ -1,4 +1,8 @@
-"""The HF Trainer, with only its sampler hooks overridden.
+"""The HF Trainer, with its data loading, training step and evaluation hooks extended.
+
+Three of the hooks are private HF methods (``_get_train_sampler``, ``_get_eval_sampler``,
+``_clip_grad_norm``): each override says why, and ``tests/unit/training/test_hf_hooks.py`` pins the
+transformers behaviour it relies on, so an upgrade that changes them fails there first.
 
 - Training batches come from length-grouped shuffled buckets using lengths we already computed
   while tokenizing (HF would otherwise decode the whole dataset again to measure them), in an
@@ -30,9 +34,9 @@ import torch
 from torch.utils.data import DataLoader, SequentialSampler
 from transformers import EvalPrediction, Trainer
 
-from headstart.hardware import attention_of, set_attention
-from headstart.training.clipping import PLAIN, clip_in_step, fused_optimizer, gradients, plain_gradients
-from headstart.training.flops import flops_from_counts
+from headstart.acceleration import evaluation_attention
+from headstart.acceleration.clipping import PLAIN, clip_in_step, fused_optimizer, gradients, plain_gradients
+from headstart.acceleration.flops import flops_from_counts
 from headstart.training.sampler import EpochSeededLengthSampler, LongestFirstSampler, TokenBudgetBatchSampler
 
 
@@ -136,6 +140,7 @@ class HeadstartTrainer(Trainer):
             self.throughput.add(mask)
         return super().training_step(model, inputs, num_items_in_batch)
 
+    # Private HF hook: the one place the training loop clips, and what it logs as grad_norm.
     def _clip_grad_norm(self, model: Any) -> torch.Tensor:
         """The pre-clip gradient norm, as HF's; the fused optimizer's step applies the clipping."""
         optimizer = fused_optimizer(self.optimizer)
@@ -145,6 +150,7 @@ class HeadstartTrainer(Trainer):
             return super()._clip_grad_norm(model)
         return clip_in_step(grads, self.args.max_grad_norm, optimizer)
 
+    # Private HF hook: get_train_dataloader's sampler (HF's length grouping re-measures every row).
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if (
@@ -179,6 +185,7 @@ class HeadstartTrainer(Trainer):
         finally:
             self._loading_validation = False
 
+    # Private HF hook: the evaluation/test dataloaders' sampler (HF's would reorder rows for good).
     def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
         if self.args.world_size <= 1:
             lengths = self.eval_lengths
@@ -205,15 +212,11 @@ class HeadstartTrainer(Trainer):
                 )
 
             self.compute_metrics = score_in_order
-        training_attention = attention_of(self.model)
-        if self.eval_attention:
-            set_attention(self.model, self.eval_attention)
         try:
-            output = super().evaluation_loop(dataloader, *args, **kwargs)
+            with evaluation_attention(self.model, self.eval_attention):
+                output = super().evaluation_loop(dataloader, *args, **kwargs)
         finally:
             self.compute_metrics = score
-            if self.eval_attention and training_attention:
-                set_attention(self.model, training_attention)
         if sampler is not None:
             output = output._replace(
                 predictions=sampler.restore(output.predictions), label_ids=sampler.restore(output.label_ids)

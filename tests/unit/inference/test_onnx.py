@@ -78,7 +78,7 @@ def test_int8_targets_keep_the_matmuls_after_gelu_in_fp32_only_for_cpus_without_
     want = Predictor.load(classifier).probabilities(TEXTS)
     for target in ("avx2", "vnni"):
         assert np.abs(Predictor.load(tmp_path / target).probabilities(TEXTS) - want).max() < 0.1
-    from headstart.hardware import int8_saturates
+    from headstart.acceleration.hardware import int8_saturates
 
     auto = export_onnx(classifier, tmp_path / "auto", quantize="int8")
     assert auto.int8["requested"] == "auto" and auto.int8["target"] == ("avx2" if int8_saturates() else "vnni")
@@ -90,17 +90,17 @@ def test_int8_targets_keep_the_matmuls_after_gelu_in_fp32_only_for_cpus_without_
 
 
 def test_a_vnni_graph_on_a_cpu_without_vnni_warns(classifier, tmp_path, monkeypatch, caplog):
-    import headstart.hardware
+    import headstart.acceleration.hardware
 
     export_onnx(classifier, tmp_path / "vnni", quantize="int8", int8_target="vnni")
     export_onnx(classifier, tmp_path / "avx2", quantize="int8", int8_target="avx2")
-    monkeypatch.setattr(headstart.hardware, "int8_saturates", lambda: True)
+    monkeypatch.setattr(headstart.acceleration.hardware, "int8_saturates", lambda: True)
     with caplog.at_level("WARNING", logger="headstart.inference.onnx_runtime"):
         Predictor.load(tmp_path / "avx2")
         assert not caplog.records
         Predictor.load(tmp_path / "vnni")
     assert len(caplog.records) == 1 and "--int8-target avx2" in caplog.records[0].getMessage()
-    monkeypatch.setattr(headstart.hardware, "int8_saturates", lambda: False)
+    monkeypatch.setattr(headstart.acceleration.hardware, "int8_saturates", lambda: False)
     caplog.clear()
     Predictor.load(tmp_path / "vnni")
     assert not caplog.records

@@ -9,10 +9,10 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from headstart import Predictor, RunConfig, train
+from headstart.acceleration.flops import flops_from_counts, linear_weights, matmul_peak, model_flops
+from headstart.acceleration.hardware import ATTENTION, attention_implementation, choose_bf16, set_attention
 from headstart.cli import main as cli_main
 from headstart.errors import ConfigError
-from headstart.hardware import ATTENTION, attention_implementation, choose_bf16, set_attention
-from headstart.training.flops import flops_from_counts, linear_weights, matmul_peak, model_flops
 from headstart.training.sampler import TokenBudgetBatchSampler
 from headstart.training.trainer import Throughput
 from tests_support import SENTIMENT, tiny_run_config
@@ -29,26 +29,26 @@ def test_requested_precision_wins_over_the_environment(monkeypatch):
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setenv("HEADSTART_BF16", "auto")
-    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: True)
+    monkeypatch.setattr("headstart.acceleration.hardware.cpu_bf16_native", lambda: True)
     assert choose_bf16(None, "cpu") is True
-    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: False)
+    monkeypatch.setattr("headstart.acceleration.hardware.cpu_bf16_native", lambda: False)
     assert choose_bf16(None, "cpu") is False
 
 
 def test_forcing_bf16_where_it_is_emulated_warns(monkeypatch, caplog):
     monkeypatch.delenv("HEADSTART_BF16", raising=False)
-    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: False)
-    with caplog.at_level("WARNING", logger="headstart.hardware"):
+    monkeypatch.setattr("headstart.acceleration.hardware.cpu_bf16_native", lambda: False)
+    with caplog.at_level("WARNING", logger="headstart.acceleration.hardware"):
         assert choose_bf16(True, "cpu") is True
     assert "bf16 forced by the bf16 setting" in caplog.text and "no native bf16" in caplog.text
     caplog.clear()
     monkeypatch.setenv("HEADSTART_BF16", "1")
-    with caplog.at_level("WARNING", logger="headstart.hardware"):
+    with caplog.at_level("WARNING", logger="headstart.acceleration.hardware"):
         assert choose_bf16(None, "cpu") is True
     assert "$HEADSTART_BF16=1" in caplog.text
     caplog.clear()
-    monkeypatch.setattr("headstart.hardware.cpu_bf16_native", lambda: True)
-    with caplog.at_level("WARNING", logger="headstart.hardware"):
+    monkeypatch.setattr("headstart.acceleration.hardware.cpu_bf16_native", lambda: True)
+    with caplog.at_level("WARNING", logger="headstart.acceleration.hardware"):
         assert choose_bf16(True, "cpu") is True
         assert choose_bf16(False, "cpu") is False
     assert caplog.text == ""
@@ -105,7 +105,7 @@ def test_padding_multiple_follows_the_precision_unless_set():
 
 
 def test_attention_table_follows_the_measurements():
-    assert attention_implementation("cpu", True, training=True) == "headstart"  # lean: modeling/attention.py
+    assert attention_implementation("cpu", True, training=True) == "headstart"  # lean: acceleration/attention.py
     assert attention_implementation("cpu", False, training=True) == "headstart"
     assert attention_implementation("cpu", True) == "sdpa"  # prediction: faster on real padded batches
     assert attention_implementation("cuda:0", True, training=True) == "sdpa"
@@ -128,7 +128,7 @@ def test_switching_attention_keeps_the_outputs_and_is_not_saved(tiny_model_dir, 
 
 
 def test_switching_reaches_the_backbone_of_a_headstart_head(tiny_t5_dir):
-    from headstart.hardware import attention_of
+    from headstart.acceleration.hardware import attention_of
     from headstart.modeling.classifier import HeadstartClassifier
 
     model = HeadstartClassifier.from_encoder(str(tiny_t5_dir))
@@ -230,7 +230,7 @@ def test_matmul_peak_is_measured():
 
 
 def test_matmul_peak_is_the_best_of_the_square_and_feed_forward_shapes(monkeypatch):
-    import headstart.training.flops as flops
+    import headstart.acceleration.flops as flops
 
     asked = []
     rates = {(256, 256, 256): 50e9, (2048, 2048, 2048): 80e9, (4096, 384, 1536): 90e9, (4096, 1536, 384): 96e9}

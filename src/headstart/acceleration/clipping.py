@@ -9,13 +9,8 @@ the norm as the only extra pass: the same update, with the gradient divided by `
 where ``clip_grad_norm_`` multiplied by ``factor`` (one step's weights differed by ~1e-8; a test
 compares whole training runs). A step with no clipping divides by exactly 1.
 
-Measured on a 2-core Xeon with AMX (torch 2.13), minilm (22.7M parameters), fused AdamW, bf16
-training steps of 16 sentences of 8-40 tokens (CoNLL-2003's shape), four invocations:
-``clip_grad_norm_`` took 12.6-14.0 ms a step; the norm alone (``torch._foreach_norm``) 8.0-8.3,
-with the multiplication left to the step, which grew by 0.5-1 ms; 4.7-5.9 with the norm from dot
-products (``total_norm``). Such per-step costs do not shrink with the batch: a 1 x 8-token step
-took 65-70 ms with ``clip_grad_norm_`` (the optimizer step ~15 ms, clipping ~13), 67-68 ms with
-this (machine slower by then; optimizer ~18 ms, norm ~6), a 16 x 8-40 one 113-132.
+Such per-step costs do not shrink with the batch, so they weigh most on short inputs (the
+measured times are on the docs' benchmarks page).
 
 Used where the gradients are plain local tensors that the optimizer steps as they are: no fp16
 GradScaler (accelerate unscales inside its own clipping), no DeepSpeed / FSDP / XLA, and an
@@ -62,9 +57,9 @@ def plain_gradients(grads: list[torch.Tensor]) -> bool:
 def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     """The 2-norm of ``grads`` together, as ``clip_grad_norm_`` computes it.
 
-    Each fp32 gradient's sum of squares is a BLAS dot product with itself, which read the
-    gradients of a minilm step in 4.7-5.9 ms on the Xeon above where ``torch._foreach_norm`` (what
-    ``clip_grad_norm_`` uses) took 8.0-8.3; other dtypes are summed in fp32 by ``vector_norm``.
+    Each fp32 gradient's sum of squares is a BLAS dot product with itself, which reads the
+    gradients faster than ``torch._foreach_norm`` (what ``clip_grad_norm_`` uses); other dtypes
+    are summed in fp32 by ``vector_norm``.
     """
     if not grads:
         return torch.tensor(0.0)

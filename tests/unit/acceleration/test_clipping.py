@@ -6,7 +6,7 @@ from accelerate import Accelerator
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from headstart.training.clipping import clip_in_step, fused_optimizer, gradients, plain_gradients, total_norm
+from headstart.acceleration.clipping import clip_in_step, fused_optimizer, gradients, plain_gradients, total_norm
 from headstart.training.trainer import HeadstartTrainer
 from tests_support import SENTIMENT
 

@@ -1,19 +1,17 @@
 """A cheaper dropout for training on CPU, swapped in for ``torch.nn.Dropout`` modules.
 
 ``torch.nn.Dropout`` on CPU draws its mask with ``bernoulli_``: one Mersenne-Twister draw per
-element, about 2.7 ms for a 16 x 50 x 384 bf16 tensor on a 2-core EPYC with avx512_bf16, and a
-BERT-family layer has two such dropouts (attention output, feed-forward output) plus one on the
-embeddings. Here the mask is 16 random bits per element from numpy's SFC64 generator (0.9 ms for
-the same tensor), seeded by a draw from torch's generator, so ``torch.manual_seed`` and the
-Trainer's saved RNG state still decide it. The drop probability is rounded to a multiple of
-1/65536 (0.1 becomes 0.100006).
+element, and a BERT-family layer has two such dropouts (attention output, feed-forward output) plus
+one on the embeddings. Here the mask is 16 random bits per element from numpy's SFC64 generator,
+about 3x cheaper to draw (docs: Benchmarks), seeded by a draw from torch's generator, so
+``torch.manual_seed`` and the Trainer's saved RNG state still decide it. The drop probability is
+rounded to a multiple of 1/65536 (0.1 becomes 0.100006).
 
 The mask is applied as torch's own dropout applies its mask, ``x * keep * (1 / (1 - p))``, with
 ``keep`` a 0/1 tensor in ``x``'s dtype built by numpy from the draws: torch's boolean kernels
-(``masked_fill`` with a boolean mask, bool-to-bf16 casts) are not vectorized on CPU. On a 2-core
-AMX Xeon one 16 x 56 x 384 bf16 dropout, forward and backward, took 1,089-1,185 us with
-``masked_fill`` and 665 with the multiply (the same values); the backward pass keeps ``keep`` (2
-bytes an element under bf16, 4 in fp32). As in torch, a NaN or inf where the mask drops stays NaN.
+(``masked_fill`` with a boolean mask, bool-to-bf16 casts) are not vectorized on CPU, a multiply is;
+the backward pass keeps ``keep`` (2 bytes an element under bf16, 4 in fp32). As in torch, a NaN or
+inf where the mask drops stays NaN.
 
 In evaluation (``model.eval()``) and at ``p`` 0 the module returns its input, as ``nn.Dropout``
 does. It has no parameters or buffers: a model's ``state_dict`` and its saved directory are the

@@ -1,4 +1,4 @@
-"""headstart's cheaper training dropout (``headstart.modeling.dropout``) against ``nn.Dropout``."""
+"""headstart's cheaper training dropout (``headstart.acceleration.dropout``) against ``nn.Dropout``."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from headstart.modeling.dropout import (
+from headstart.acceleration.dropout import (
     LeanDropout,
     draw_seed,
     drop_mask,
@@ -41,7 +41,7 @@ def test_the_gradient_passes_where_kept_and_scaled():
     seed = 11
 
     def fixed(t):  # one mask for every evaluation, so gradcheck sees a linear function
-        from headstart.modeling.dropout import _Dropout
+        from headstart.acceleration.dropout import _Dropout
 
         return _Dropout.apply(t, 0.3, seed)
 

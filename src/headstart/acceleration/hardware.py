@@ -1,44 +1,19 @@
 """What the hardware runs fast: bf16 or fp32, which attention implementation, which dropout.
 
 Both training and prediction ask here, so a model trained in bf16 is also served in bf16 where
-that pays. The choices are measurements on 2-core machines with avx512_bf16 (a Xeon, then an
-AMD EPYC), torch 2.13, minilm:
+that pays. Each choice is the one measured fastest on the device, precision and pass (the
+measurements are on the docs' benchmarks page, "Training speed settings"):
 
-- precision: a training step in bf16 autocast runs 2.0x the fp32 one (2,922 vs 1,444 tokens/s at
-  16x128, ``bench/attention_speed.py``) on a CPU with native bf16 dot products (avx512_bf16 or
-  AMX) — and there only: without them bf16 is emulated and slower than fp32.
-- attention for training on CPU, both precisions: ``headstart`` (``modeling/attention.py``),
-  which picks per layer call: eager's operations below ``LEAN_MIN_TOKENS`` (256) key tokens,
-  torch's fused SDPA kernel (flash attention) from there on when the attention dropout is 0
-  (``model.attention_dropout``, the default), and otherwise a lean function that recomputes the
-  probabilities in the backward pass and draws its dropout mask 10x cheaper than ``torch.dropout``.
-  Minilm bf16 training steps without attention dropout, ms per step on a 2-core AMD EPYC: 16x128
-  eager 583 against SDPA's 802, 16x64 295 against 359, 8x192 517 against 550, 8x256 681
-  against 703 (1.57 against 1.25 GB), 8x320 1,317 against 1,042, 8x512 SDPA 1,820 (1.50 GB)
-  against eager's 3,788 — short inputs favour eager, long ones the fused kernel. With attention
-  dropout 0.1 the lean function ran 8x512 steps at 1,482 real tokens/s and 1.56 GB against
-  eager's 606 at 2.94 GB (SDPA 701 / 3.27 GB) on the Xeon of earlier measurements; on the EPYC
-  3,295 ms against the fused kernel's 1,820 without dropout.
-- attention for prediction: ``sdpa`` in both precisions. With real, padded batches SDPA was
-  faster (``Predictor`` on 400 IMDB test reviews: bf16 37.1 and 33.1 reviews/s against eager's
-  26.4 and 24.0; fp32 23.9 against 16.8), although unpadded synthetic batches had favoured eager
-  in bf16 — the measurement on real inputs decides.
-- CUDA: ``sdpa`` (flash / memory-efficient kernels with their own dropout), transformers'
-  default.
-- oneDNN's primitive cache on CPU: oneDNN runs torch's bf16 matmuls and keeps each primitive it
-  built (up to 1,024), one per matmul shape; on an AMX Xeon they hold megabytes each, and batches
-  of ever-different lengths kept adding shapes (IMDB training climbed to 2.88 GB). Bounding the
-  cache to 64 entries (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``) held IMDB at 2.22 GB in the same time
-  but made MRPC and CoNLL steps 20-25 % slower (primitives rebuilt every step); padding batches to
-  a multiple of 8 (``train.pad_to_multiple_of``) leaves 8x fewer shapes and oneDNN's own cache:
-  IMDB 2.43 GB and 67.4 s, MRPC 1.45 GB and 123.3 s (121.6 before). In fp32 torch's CPU matmuls
-  do not go through that cache, and the multiple is only more padding: CoNLL-2003 on a 2-core
-  Zen 3 EPYC (AVX2, no native bf16), two paired runs in either order, trained in 282.1 s with it
-  against 243.1 without, then 284.6 against 280.1 (17.2 % padding against 4.2 %; peak RSS 1.38
-  against 1.49 GB); hence 8 in bf16 only (on GPUs bf16 tensor cores also favour multiples of 8).
-- dropout for training: on CPU headstart's (``modeling/dropout.py``: the mask drawn from numpy's
-  SFC64, 0.9 against ``bernoulli_``'s 2.7 ms for 16x50x384; minilm bf16 steps 12 % faster at
-  16x50 and 8x512 on the EPYC with avx512_bf16); on CUDA torch's, whose kernel draws on the GPU.
+- precision: bf16 autocast where the CPU or GPU computes bf16 natively (avx512_bf16 or AMX on
+  CPUs); elsewhere bf16 is emulated and slower than fp32.
+- attention for training on CPU: ``headstart`` (``acceleration/attention.py``), which picks per layer
+  call: eager's operations below ``LEAN_MIN_TOKENS`` key tokens, where they beat the fused kernel,
+  torch's fused SDPA kernel from there on when the attention dropout is 0, and otherwise a lean
+  function that keeps no tokens x tokens tensor for the backward pass.
+- attention for prediction, and on CUDA: ``sdpa``.
+- padding multiple: 8 in bf16, where fewer batch shapes let oneDNN reuse the matmul primitives it
+  caches per shape (and GPU tensor cores favour multiples of 8); none in fp32, where it is only padding.
+- dropout for training: on CPU headstart's (``acceleration/dropout.py``, a cheaper mask); on CUDA torch's.
 
 Example::
 
@@ -58,9 +33,9 @@ from typing import Any
 
 import torch
 
+from headstart.acceleration import attention as lean_attention
+from headstart.acceleration import dropout as lean_dropout
 from headstart.errors import ConfigError
-from headstart.modeling import attention as lean_attention
-from headstart.modeling import dropout as lean_dropout
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +115,8 @@ def choose_bf16(requested: bool | None, device: str) -> bool:
 
 
 def _warn_if_emulated(bf16: bool, device: str, source: str) -> bool:
-    """``bf16``, with a warning where it is forced on a device that only emulates it: on a CPU
-    without avx512_bf16 / AMX (a Zen 1 EPYC) a bf16 matmul ran at 0.18 GFLOP/s against fp32's 66,
-    and a minilm 16x56 training step took 16.1 s against 1.26 s in fp32."""
+    """``bf16``, with a warning where it is forced on a device that only emulates it (there a
+    training step runs over 10x slower than in fp32)."""
     if bf16 and not bf16_fast(device):
         logger.warning(
             "precision: bf16 forced by %s, but this %s has no native bf16 (avx512_bf16, AMX or a bf16 GPU): "
@@ -153,9 +127,8 @@ def _warn_if_emulated(bf16: bool, device: str, source: str) -> bool:
     return bf16
 
 
-# device type -> dropout for training (``modeling/dropout.py``: its mask is drawn on the CPU;
-# CUDA's own dropout kernel is fast). Minilm bf16 steps on a 2-core EPYC with avx512_bf16: 16x50
-# 173 -> 152 ms, 8x512 1,380 -> 1,221 ms.
+# device type -> dropout for training (``acceleration/dropout.py``: its mask is drawn on the CPU;
+# CUDA's own dropout kernel is fast).
 DROPOUT = {"cpu": lean_dropout.NAME}
 
 

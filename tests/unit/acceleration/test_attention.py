@@ -1,14 +1,14 @@
-"""The lean training attention (``headstart.modeling.attention``) against transformers' eager one."""
+"""The lean training attention (``headstart.acceleration.attention``) against transformers' eager one."""
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 from transformers.models.bert.modeling_bert import eager_attention_forward
 
-from headstart.hardware import set_attention
-from headstart.modeling import attention as lean
+from headstart.acceleration import attention as lean
+from headstart.acceleration.dropout import drop_mask
+from headstart.acceleration.hardware import set_attention
 from headstart.modeling.backbones import QUIRKS
-from headstart.modeling.dropout import drop_mask
 
 
 @pytest.fixture(autouse=True)

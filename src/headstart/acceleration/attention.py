@@ -1,11 +1,10 @@
 """A lean attention for training on CPU, registered with transformers as ``"headstart"``.
 
-transformers' eager attention keeps three full ``batch x heads x tokens x tokens`` tensors per
-layer for the backward pass (the fp32 softmax output, the dropout mask and the bf16 copy the
-second matmul reads: ~175 MB per layer for 8 x 512 tokens) and draws its dropout mask with
-``torch.dropout``, which costs about 10 ns per element on a laptop CPU: a third of a training
-step at 512 tokens. SDPA's fused CPU kernels do not take dropout, so in training SDPA falls back
-to the same math.
+transformers' eager attention keeps three full ``batch x heads x tokens x tokens`` tensors per layer
+for the backward pass (the fp32 softmax output, the dropout mask and the bf16 copy the second matmul
+reads: ~175 MB per layer for 8 x 512 tokens) and draws its dropout mask with ``torch.dropout``,
+whose per-element cost makes it a large share of a training step at 512 tokens. SDPA's fused CPU
+kernels do not take dropout, so in training SDPA falls back to the same math.
 
 Each layer call takes one of three paths, by its key length and dropout rate:
 
@@ -18,13 +17,12 @@ Each layer call takes one of three paths, by its key length and dropout rate:
 The lean function is one autograd function that keeps only query, key, value and the mask,
 and recomputes the attention probabilities in the backward pass (as flash attention does, but
 untiled: a layer's scores exist only while that layer runs). Its dropout mask is 16 random bits
-per element from numpy's SFC64 generator (``modeling/dropout.py``), seeded by a draw from torch's
+per element from numpy's SFC64 generator (``acceleration/dropout.py``), seeded by a draw from torch's
 generator, so ``torch.manual_seed`` (and the Trainer's saved RNG state) still decides it and the
 backward pass regenerates exactly the forward's mask. The drop probability is rounded to a
 multiple of 1/65536 (0.1 becomes 0.100006). The mask is applied by multiplying with a 0/1 tensor
 in the probabilities' dtype (``dropout.keep_mask``), not with ``masked_fill``, whose boolean
-kernel is not vectorized on CPU: a layer of 8 x 512 bf16 tokens with dropout 0.1, forward and
-backward, took 145-147 ms against 165-170 on a 2-core AMX Xeon, the same values.
+kernel is not vectorized on CPU (the same values, faster).
 
 Numerics: q is scaled before the first matmul (as SDPA does, tokens x dim instead of tokens x
 tokens); scores, mask, softmax and the softmax gradient stay in the inputs' dtype, which under
@@ -34,8 +32,7 @@ upcasts the scores to fp32 first, then casts the probabilities back to bf16 for 
 equal in fp32/fp64, within bf16 rounding under autocast.
 
 The model's other dropouts (on hidden states) take the same cheap mask on CPU through a module
-swap (``modeling/dropout.py``): on the EPYC with avx512_bf16 it made minilm bf16 steps 12 % faster
-(16x50 and 8x512), where on the Xeon of earlier measurements it had gained 1 %.
+swap (``acceleration/dropout.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +41,7 @@ from typing import Any
 
 import torch
 
-from headstart.modeling.dropout import draw_seed, keep_mask
+from headstart.acceleration.dropout import draw_seed, keep_mask
 
 NAME = "headstart"
 # Below this many key tokens the layer runs eager attention's own operations instead (same values
@@ -151,9 +148,8 @@ def _fused(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None, scaling: float
 ) -> torch.Tensor:
     """torch's fused attention (flash attention on CPU: tiled, keeping only the row log-sum-exp for
-    backward), which takes no dropout: what training runs with ``model.attention_dropout`` 0. Minilm
-    bf16 steps at 8x512: 1,820 ms against the lean function's 3,295 (with dropout 0.1) and 1.50
-    against 1.68 GB peak; at 8x320 886 against 1,315 ms."""
+    backward), which takes no dropout: what training runs with ``model.attention_dropout`` 0, faster
+    and in less memory than the lean function from ``LEAN_MIN_TOKENS`` on."""
     dtype = value.dtype
     if mask is not None:
         mask = mask[..., : key.shape[-2]]

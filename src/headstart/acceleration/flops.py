@@ -49,7 +49,7 @@ def flops_from_counts(
 ) -> float:
     """``model_flops`` from the total of real tokens and of squared lengths per sequence. With the
     number of ``sequences``, the work a last layer that computes only the first token skips
-    (``modeling/first_token.py``) is left out: what is counted is what runs."""
+    (``acceleration/first_token.py``) is left out: what is counted is what runs."""
     layers, width = layers_and_width(model.config)
     forward = 2 * linear_weights(model) * tokens + 4 * layers * width * sum_squared_lengths
     if sequences is not None:
@@ -61,7 +61,7 @@ def skipped_by_first_token(model: torch.nn.Module, tokens: int, sum_squared_leng
     """Forward FLOPs the first-token last layer does not compute: its query, output and
     feed-forward weights for every token but the first of each sequence, and its attention for
     every query but the first (keys and values still take every token)."""
-    from headstart.modeling.first_token import first_token_active, last_layer
+    from headstart.acceleration.first_token import first_token_active, last_layer
 
     layer = last_layer(model)
     if layer is None or not first_token_active(model):

@@ -1,4 +1,4 @@
-"""The last layer computing only the first token (``headstart.modeling.first_token``) gives the
+"""The last layer computing only the first token (``headstart.acceleration.first_token``) gives the
 stock model's logits and gradients, applies exactly where the head reads [CLS] alone, and is
 never saved with the model."""
 
@@ -6,11 +6,11 @@ import pytest
 import torch
 import transformers as tf
 
-from headstart.hardware import set_attention
-from headstart.modeling import attention as lean
+from headstart.acceleration import attention as lean
+from headstart.acceleration.first_token import first_token_active, last_layer, use_first_token_layer, use_full_layer
+from headstart.acceleration.hardware import set_attention
 from headstart.modeling.backbones import QUIRKS
 from headstart.modeling.classifier import HeadstartClassifier
-from headstart.modeling.first_token import first_token_active, last_layer, use_first_token_layer, use_full_layer
 
 ENCODER = dict(vocab_size=60, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
 
@@ -167,7 +167,7 @@ def test_training_and_prediction_use_it_unless_turned_off(tiny_model_dir, tmp_pa
         cfg = tiny_run_config(tiny_model_dir, tmp_path / str(setting), num_train_epochs=2)
         cfg["model"]["last_layer_first_token"] = setting
         caplog.clear()
-        with caplog.at_level("INFO", logger="headstart.training.run"):
+        with caplog.at_level("INFO", logger="headstart.acceleration"):
             runs[setting] = train(cfg, train=SENTIMENT, validation=SENTIMENT)
         assert ("last layer: the first token only" in caplog.text) is setting
     predictor = Predictor.load(runs[False].output_dir)
@@ -181,7 +181,7 @@ def test_training_and_prediction_use_it_unless_turned_off(tiny_model_dir, tmp_pa
 def test_the_flop_count_leaves_out_what_it_skips():
     from torch.utils.flop_counter import FlopCounterMode
 
-    from headstart.training.flops import model_flops
+    from headstart.acceleration.flops import model_flops
 
     model = _classifier("bert").eval()
     set_attention(model, "eager")
