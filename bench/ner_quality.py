@@ -22,9 +22,9 @@ from pathlib import Path
 from transformers import pipeline
 
 from headstart import Predictor, RunConfig, train
-from headstart.config import DECODERS
 from headstart.data.tags import is_valid_iob2
 from headstart.data.tokens import read_token_file
+from headstart.tasks.token_classification.decoding import DECODERS
 from headstart.tasks.token_classification.metrics import entity_metrics
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "conll2003"

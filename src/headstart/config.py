@@ -20,6 +20,7 @@ import math
 import operator
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,76 +127,65 @@ class DataConfig:
     tag_column: int = _f(-1, "CoNLL files: the column holding the NER tag (the last by default).")
 
 
-DECODERS = ("viterbi", "argmax")  # how a softmax NER head turns word scores into tags
-# task.type's values and their aliases: each task package declares its own and the registry
-# (headstart/tasks/__init__.py) registers them, so adding a task never touches this file.
+# task.type's values, their aliases and the task section's keys: each task package declares its
+# own and the registry (headstart/tasks/__init__.py) registers them, so adding a task never touches
+# this file. The task section is rebuilt from the declared fields as they are registered.
 TASK_TYPES: list[str] = []
 TASK_ALIASES: dict[str, str] = {}
+_TASK_FIELDS: dict[str, tuple[Any, dataclasses.Field]] = {}
+_TASK_CHECKS: dict[Callable[[Any], list[str]], None] = {}  # an ordered set: a shared check runs once
 
 
-def register_task_type(name: str, aliases: tuple[str, ...] = ()) -> None:
-    """Make ``name`` (and its ``aliases``) a valid ``task.type``."""
+def setting(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
+    """A config field with its help text, extra CLI flag names and allowed values (for task packages)."""
+    return _f(default, help, flags=flags, choices=choices)
+
+
+def register_task_type(
+    name: str,
+    aliases: tuple[str, ...] = (),
+    settings: type | None = None,
+    checks: tuple[Callable[[Any], list[str]], ...] = (),
+) -> None:
+    """Make ``name`` (and its ``aliases``) a valid ``task.type``, the fields of the dataclass
+    ``settings`` keys of the task section, and ``checks`` (task section -> problems) part of validation.
+
+    A key declared by several tasks (``stride``) must have the same default in each."""
     if name not in TASK_TYPES:
         TASK_TYPES.append(name)
     TASK_ALIASES.update(dict.fromkeys(aliases, name))
+    _TASK_CHECKS.update(dict.fromkeys(checks))
+    if settings is None:
+        return
+    hints = typing.get_type_hints(settings)
+    for f in dataclasses.fields(settings):
+        if f.name in _TASK_FIELDS:
+            if _default_of(_TASK_FIELDS[f.name][1]) != _default_of(f):
+                raise TypeError(f"task.{f.name}: {name} declares another default than an earlier task")
+            continue
+        _TASK_FIELDS[f.name] = (hints[f.name], f)
+    _build_task_section()
 
 
-@dataclass
-class TaskConfig:
-    """What the head predicts."""
+def _default_of(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
 
-    type: str = _f("text-classification", "The task.", flags=("--task",), choices=TASK_TYPES)
-    positive_label: str | None = _f(
-        None, "For binary tasks, the label whose precision/recall/F1 are reported; the second label if null."
-    )
-    crf: bool = _f(
-        False, "NER: put a CRF layer on the encoder (valid tag sequences, Viterbi decoding).", flags=("--crf",)
-    )
-    tag_scheme: str | None = _f(
-        None,
-        "NER: the input files' tag scheme; detected when null. Models train on IOB2.",
-        choices=(None, "iob1", "iob2", "bioes"),
-    )
-    decode: str = _f(
-        "viterbi",
-        "NER softmax head: 'viterbi' returns the most probable valid IOB2 sequence of each sentence; "
-        "'argmax' takes each word's best tag and repairs invalid moves, as transformers.pipeline "
-        "does. A CRF head always decodes with its learned transitions.",
-        flags=("--decode",),
-        choices=DECODERS,
-    )
-    class_weights: str | dict | None = _f(
-        None,
-        "Weights of the classes in the loss: 'auto' (inverse frequency in train, mean 1), or one per "
-        "label as 'pos=2,neg=1' (a mapping in YAML). Multi-label: the weight of each label's positives.",
-        flags=("--class-weights",),
-    )
-    label_delimiter: str = _f(
-        ",", "Multi-label: the separator between labels in a text cell ('sports,politics'); lists need none."
-    )
-    threshold: float | None = _f(
-        None, "Multi-label: the score above which a label is predicted; tuned on validation (micro F1) when null."
-    )
-    label_all_tokens: bool = _f(False, "NER: label every sub-token of a word, not only the first.")
-    stride: int = _f(
-        32, "Sub-tokens shared by consecutive windows of an input longer than max_length (NER; long_documents)."
-    )
-    long_documents: str = _f(
-        "windows",
-        "Text classification of texts longer than max_length: 'windows' reads all of it in overlapping windows "
-        "(each trained with the document's label; scores aggregated per document), 'head-tail' keeps the first "
-        "quarter and the end, 'truncate' the start. Text pairs are always truncated.",
-        flags=("--long-documents",),
-        choices=("truncate", "head-tail", "windows"),
-    )
-    window_aggregation: str = _f(
-        "mean", "long_documents=windows: how window scores make the document's: mean or max.", choices=("mean", "max")
-    )
-    context: int = _f(
-        0,
-        "NER: sub-tokens of the neighbouring sentences of the same document fed on each side of a "
-        "sentence (CoNLL -DOCSTART- sections; 0 = each sentence alone). Longer inputs, slower training.",
-    )
+
+def _build_task_section() -> None:
+    """TaskConfig: ``type`` and every registered task's keys."""
+    global TaskConfig
+    task_type = _f("text-classification", "The task.", flags=("--task",), choices=TASK_TYPES)
+    entries: list[tuple[str, Any, Any]] = [("type", str, task_type)]
+    for key, (hint, f) in _TASK_FIELDS.items():
+        meta = f.metadata
+        entries.append((key, hint, _f(_default_of(f), meta["help"], flags=meta["flags"], choices=meta["choices"])))
+    TaskConfig = dataclasses.make_dataclass("TaskConfig", entries)
+    TaskConfig.__doc__ = "What the head predicts: the task, and the keys its package declares (tasks/<task>/)."
+    TaskConfig.__module__ = __name__
+    SECTIONS["task"] = TaskConfig
+
+
+TaskConfig: Any = None  # built by _build_task_section
 
 
 # TrainingArguments fields of a run config: their types, defaults and help come from transformers'
@@ -362,7 +352,7 @@ class RunConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: TaskConfig = field(default_factory=lambda: SECTIONS["task"]())
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -430,12 +420,8 @@ class RunConfig:
             out.append(f"model.attention_dropout must be in [0, 1), found {self.model.attention_dropout}")
         if self.model.head_hidden_size < 0:
             out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
-        if self.task.threshold is not None and not 0 < self.task.threshold < 1:
-            out.append(f"task.threshold must be between 0 and 1, found {self.task.threshold}")
-        if self.task.stride < 0:
-            out.append(f"task.stride must be >= 0, found {self.task.stride}")
-        if self.task.crf and self.task.class_weights is not None:
-            out.append("task.class_weights applies to softmax heads: a CRF's loss is a whole-sequence likelihood")
+        for check in _TASK_CHECKS:
+            out.extend(check(self.task))
         if self.train.early_stopping_patience is not None and self.train.early_stopping_patience < 1:
             out.append(f"train.early_stopping_patience must be >= 1, found {self.train.early_stopping_patience}")
         if self.train.early_stopping_patience and self.train.eval_strategy == "no":
@@ -448,6 +434,7 @@ class RunConfig:
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "task": TaskConfig, "train": TrainConfig}
+_build_task_section()  # type alone until the task packages register their keys
 
 
 def section_fields() -> list[tuple[str, dataclasses.Field]]:

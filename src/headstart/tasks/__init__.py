@@ -26,7 +26,7 @@ TASKS: dict[str, type[Task]] = {
 }
 
 for _task in TASKS.values():
-    register_task_type(_task.name, _task.aliases)
+    register_task_type(_task.name, _task.aliases, _task.config_type, _task.config_checks)
 
 
 def get_task(name: str) -> Task:

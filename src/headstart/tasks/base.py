@@ -95,6 +95,8 @@ class Task(Protocol):
     long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
     pre_split: ClassVar[bool]  # inputs are words already split (the tokenizer needs to know)
     settings_type: ClassVar[type]  # the dataclass of the task's own headstart.json fields
+    config_type: ClassVar[type]  # the dataclass of its keys of the run config's task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]]  # task section -> problems found
     predict_options: ClassVar[dict[str, PredictOption]]  # predict() keywords of this task (CLI flags too)
 
     # -- data -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from headstart.tasks.common.class_weights import resolve_class_weights
 from headstart.tasks.common.metrics import best_threshold, multilabel_metrics, scalar_metrics
 from headstart.tasks.common.rows import TextRows
 from headstart.tasks.common.windows import SIGMOID, combiner
+from headstart.tasks.multi_label.config import CHECKS, Config
 
 PROBLEM_TYPE = "multi_label_classification"
 DEFAULT_THRESHOLD = 0.5
@@ -73,6 +74,8 @@ class MultiLabelClassification:
     pipeline_task: ClassVar[str] = "text-classification"
     pre_split: ClassVar[bool] = False
     settings_type: ClassVar[type] = Settings
+    config_type: ClassVar[type] = Config  # its keys of the task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
 
     # -- data -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from headstart.tasks.common import texts
 from headstart.tasks.common.metrics import regression_metrics, scalar_metrics
 from headstart.tasks.common.rows import TextRows
 from headstart.tasks.common.windows import IDENTITY, combiner
+from headstart.tasks.regression.config import CHECKS, Config
 
 PROBLEM_TYPE = "regression"
 
@@ -64,6 +65,8 @@ class Regression:
     pipeline_task: ClassVar[str] = "text-classification"
     pre_split: ClassVar[bool] = False
     settings_type: ClassVar[type] = Settings
+    config_type: ClassVar[type] = Config  # its keys of the task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
 
     def __init__(self) -> None:

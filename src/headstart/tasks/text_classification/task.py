@@ -26,6 +26,7 @@ from headstart.tasks.common.class_weights import resolve_class_weights
 from headstart.tasks.common.metrics import MISTAKES_SHOWN, classification_metrics, scalar_metrics
 from headstart.tasks.common.rows import TextRows
 from headstart.tasks.common.windows import SOFTMAX, combiner
+from headstart.tasks.text_classification.config import CHECKS, Config
 
 PROBLEM_TYPE = "single_label_classification"
 
@@ -85,6 +86,8 @@ class TextClassification:
     pipeline_task: ClassVar[str] = "text-classification"
     pre_split: ClassVar[bool] = False
     settings_type: ClassVar[type] = Settings
+    config_type: ClassVar[type] = Config  # its keys of the task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
 
     # -- data -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from headstart.modeling.backbones import ENCODER_DECODER, attention_dropout_sett
 from headstart.modeling.text_to_text import as_text_to_text, label_targets
 from headstart.tasks.base import PredictOption
 from headstart.tasks.common import texts
+from headstart.tasks.text_classification.config import CHECKS, Config
 from headstart.tasks.text_classification.task import Settings, TextClassification
 
 
@@ -34,6 +35,8 @@ class TextToText:
     pipeline_task: ClassVar[str] = "text2text-generation"
     pre_split: ClassVar[bool] = False
     settings_type: ClassVar[type] = Settings
+    config_type: ClassVar[type] = Config  # its keys of the task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
 
     def __init__(self) -> None:

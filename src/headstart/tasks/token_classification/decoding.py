@@ -23,9 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from headstart.config import DECODERS
 from headstart.data.tags import allowed_transition, repair
 from headstart.errors import ConfigError
+
+DECODERS = ("viterbi", "argmax")  # how a softmax head turns word scores into tags
 
 _FORBIDDEN = -1e9  # finite, so sums of forbidden scores never become nan
 

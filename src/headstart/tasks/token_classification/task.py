@@ -35,6 +35,7 @@ from headstart.tasks.base import PredictOption
 from headstart.tasks.common.class_weights import resolve_class_weights
 from headstart.tasks.common.metrics import MISTAKES_SHOWN
 from headstart.tasks.token_classification import predict as prediction
+from headstart.tasks.token_classification.config import CHECKS, Config
 from headstart.tasks.token_classification.decoding import DECODERS, TagDecoder
 from headstart.tasks.token_classification.examples import random_split, tag_set, to_token_examples
 from headstart.tasks.token_classification.metrics import entity_metrics
@@ -60,6 +61,8 @@ class TokenClassification:
     pipeline_task: ClassVar[str] = "token-classification"
     pre_split: ClassVar[bool] = True
     settings_type: ClassVar[type] = Settings
+    config_type: ClassVar[type] = Config  # its keys of the task section
+    config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {
         "decode": PredictOption(
             DECODERS, "NER softmax models: override the saved decoding (argmax = what transformers.pipeline does)"
