@@ -17,16 +17,20 @@ from headstart.tasks.text_classification import TextClassification
 from headstart.tasks.text_to_text import TextToText
 from headstart.tasks.token_classification import TokenClassification
 
-TASKS: dict[str, type[Task]] = {
-    TextClassification.name: TextClassification,
-    MultiLabelClassification.name: MultiLabelClassification,
-    Regression.name: Regression,
-    TextToText.name: TextToText,
-    TokenClassification.name: TokenClassification,
-}
+TASKS: dict[str, type[Task]] = {}
 
-for _task in TASKS.values():
-    register_task_type(_task.name, _task.aliases, _task.config_type, _task.config_checks)
+
+def register(task: type[Task]) -> None:
+    """Make ``task`` available: its name and aliases as ``task.type``, its configuration keys and checks.
+
+    Adding a task is its package plus one call here (or, from outside headstart, one call anywhere
+    before the config is read)."""
+    TASKS[task.name] = task
+    register_task_type(task.name, task.aliases, task.config_type, task.config_checks)
+
+
+for _task in (TextClassification, MultiLabelClassification, Regression, TextToText, TokenClassification):
+    register(_task)
 
 
 def get_task(name: str) -> Task:
@@ -53,4 +57,4 @@ def predict_options() -> dict[str, PredictOption]:
     return out
 
 
-__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info"]
+__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info", "register"]
