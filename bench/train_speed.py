@@ -56,6 +56,23 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 SEED = 42
 
 
+def machine() -> dict[str, Any]:
+    """The CPU, core count and versions the run measured on, for the docs' benchmarks page."""
+    import platform
+
+    import torch
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "transformers": transformers.__version__}
+
+
 # ---------------------------------------------------------------- data (the same rows for all)
 
 
@@ -354,6 +371,9 @@ def main() -> None:
     from headstart.acceleration.flops import matmul_peak
 
     results: dict[str, Any] = {
+        "command": "bench/train_speed.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": {d: round(matmul_peak(d) / 1e9, 1) for d in ("fp32", "bf16")},
         "workloads": {},

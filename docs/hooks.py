@@ -50,6 +50,8 @@ def _benchmark(path: Path, data: dict[str, Any]) -> str:
     """One run: its machine and what it measured, one row per workload and recipe."""
     meta = data.get("machine") or {}
     about = ", ".join(f"{k} {v}" for k, v in meta.items()) or f"{data.get('threads', '?')} threads"
+    if data.get("date"):
+        about = f"{data['date']}, {about}"
     peak = data.get("matmul_peak_gflops")
     lines = [f"### {path.stem}", "", f"`{data.get('command', 'bench/' + path.stem.split('-')[0] + '.py')}` — {about}."]
     if peak:

@@ -134,6 +134,7 @@ TASK_TYPES: list[str] = []
 TASK_ALIASES: dict[str, str] = {}
 _TASK_FIELDS: dict[str, tuple[Any, dataclasses.Field]] = {}
 _TASK_CHECKS: dict[Callable[[Any], list[str]], None] = {}  # an ordered set: a shared check runs once
+_DECLARED: dict[str, tuple[set[str], tuple[Callable[[Any], list[str]], ...]]] = {}  # task -> its keys, checks
 
 
 def setting(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
@@ -155,6 +156,8 @@ def register_task_type(
         TASK_TYPES.append(name)
     TASK_ALIASES.update(dict.fromkeys(aliases, name))
     _TASK_CHECKS.update(dict.fromkeys(checks))
+    keys = {f.name for f in dataclasses.fields(settings)} if settings is not None else set()
+    _DECLARED[name] = (keys, checks)
     if settings is None:
         return
     hints = typing.get_type_hints(settings)
@@ -164,6 +167,22 @@ def register_task_type(
                 raise TypeError(f"task.{f.name}: {name} declares another default than an earlier task")
             continue
         _TASK_FIELDS[f.name] = (hints[f.name], f)
+    _build_task_section()
+
+
+def unregister_task_type(name: str) -> None:
+    """Undo ``register_task_type``: the name, its aliases, and the keys and checks no other task declares."""
+    if name in TASK_TYPES:
+        TASK_TYPES.remove(name)
+    for alias in [a for a, target in TASK_ALIASES.items() if target == name]:
+        del TASK_ALIASES[alias]
+    keys, checks = _DECLARED.pop(name, (set(), ()))
+    still = {k for other_keys, _ in _DECLARED.values() for k in other_keys}
+    still_checks = {c for _, other_checks in _DECLARED.values() for c in other_checks}
+    for key in keys - still:
+        _TASK_FIELDS.pop(key, None)
+    for check in set(checks) - still_checks:
+        _TASK_CHECKS.pop(check, None)
     _build_task_section()
 
 

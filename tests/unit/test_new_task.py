@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import pytest
 
 from headstart import Predictor, predict_file, train
-from headstart.config import TASK_ALIASES, TASK_TYPES, RunConfig, apply_overrides, setting
-from headstart.tasks import TASKS, get_task, register
+from headstart.config import SECTIONS, RunConfig, apply_overrides, setting
+from headstart.tasks import get_task, register, unregister
 from headstart.tasks.text_classification.task import Settings as ClassificationSettings
 from headstart.tasks.text_classification.task import TextClassification
 from tests_support import SENTIMENT, tiny_run_config
@@ -62,12 +62,11 @@ class LengthClassification:
 
 @pytest.fixture
 def registered():
+    before = [f.name for f in dataclasses.fields(SECTIONS["task"])]
     register(LengthClassification)
     yield
-    TASKS.pop(LengthClassification.name)  # the registry as it was (the section keeps the unused key)
-    TASK_TYPES.remove(LengthClassification.name)
-    for alias in LengthClassification.aliases:
-        TASK_ALIASES.pop(alias)
+    unregister(LengthClassification.name)
+    assert [f.name for f in dataclasses.fields(SECTIONS["task"])] == before, "the task section as it was"
 
 
 def test_a_registered_task_is_a_task_type_with_its_own_key(registered):

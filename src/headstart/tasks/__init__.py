@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from headstart.artifacts import ModelInfo, info_error, read_info_file
-from headstart.config import register_task_type
+from headstart.config import register_task_type, unregister_task_type
 from headstart.errors import ConfigError
 from headstart.tasks.base import PredictOption, Task
 from headstart.tasks.multi_label import MultiLabelClassification
@@ -27,6 +27,12 @@ def register(task: type[Task]) -> None:
     before the config is read)."""
     TASKS[task.name] = task
     register_task_type(task.name, task.aliases, task.config_type, task.config_checks)
+
+
+def unregister(name: str) -> None:
+    """Remove a registered task: its name, aliases, and the configuration keys only it declared."""
+    TASKS.pop(name, None)
+    unregister_task_type(name)
 
 
 for _task in (TextClassification, MultiLabelClassification, Regression, TextToText, TokenClassification):
@@ -57,4 +63,4 @@ def predict_options() -> dict[str, PredictOption]:
     return out
 
 
-__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info", "register"]
+__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info", "register", "unregister"]
