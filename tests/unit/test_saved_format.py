@@ -40,3 +40,49 @@ def test_saved_crf_tagger_predicts_the_same():
     want = EXPECTED["token-classification-crf"]
     _same(predictor.predict(["she said the company was great", "the market loved xyzzy"]), want["entities"])
     _same(predictor.predict([["he", "hated", "new", "company", "so", "much"]]), want["tags"])
+
+
+@pytest.mark.parametrize(
+    "name, task, rows",
+    [
+        ("text-classification", None, "sentiment"),
+        ("multi-label-classification", {"type": "multi-label-classification"}, "topics"),
+        ("token-classification-crf", {"type": "ner", "crf": True}, "ner"),
+    ],
+)
+def test_the_saved_format_is_unchanged(name, task, rows, tiny_model_dir, tmp_path):
+    """headstart.json has the keys the earlier release wrote, and the same task settings."""
+    from headstart import train
+    from tests_support import SENTIMENT, ner_rows, tiny_run_config
+
+    data = {
+        "sentiment": SENTIMENT,
+        "topics": [
+            {"text": r["text"], "labels": [r["label"]] + (["film"] if "film" in r["text"] else [])} for r in SENTIMENT
+        ],
+        "ner": ner_rows(),
+    }[rows]
+    result = train(
+        tiny_run_config(tiny_model_dir, tmp_path / "out", task=task, num_train_epochs=1), train=data, validation=data
+    )
+    saved = json.loads((result.output_dir / "headstart.json").read_text(encoding="utf-8"))
+    before = json.loads((SAVED / name / "headstart.json").read_text(encoding="utf-8"))
+    assert sorted(saved) == sorted(before)
+    changing = {
+        "created",
+        "data",
+        "notes",
+        "train_seconds",
+        "config",
+        "data_checks",
+        "throughput",
+        "versions",
+        "base_model",
+        "threshold",
+        "threshold_source",
+        "attn_implementation",
+        "dropout_implementation",
+    }
+    assert {k: v for k, v in saved.items() if k not in changing} == {
+        k: v for k, v in before.items() if k not in changing
+    }
