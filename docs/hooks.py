@@ -28,7 +28,14 @@ def config_reference() -> str:
     defaults = RunConfig()
     out = []
     for section, klass in SECTIONS.items():
-        out += [f"## `{section}`", "", (klass.__doc__ or "").strip(), "", "| key | default | flags | what |", "|---|---|---|---|"]
+        out += [
+            f"## `{section}`",
+            "",
+            (klass.__doc__ or "").strip(),
+            "",
+            "| key | default | flags | what |",
+            "|---|---|---|---|",
+        ]
         for f in dataclasses.fields(klass):
             value = getattr(getattr(defaults, section), f.name)
             choices = [str(c) for c in f.metadata.get("choices", ()) if c is not None]
@@ -57,8 +64,19 @@ def _benchmark(path: Path, data: dict[str, Any]) -> str:
     if peak:
         lines[-1] += " Matmul peak GFLOP/s: " + ", ".join(f"{k} {v}" for k, v in peak.items()) + "."
     rows = [(w, r, m) for w, recipes in data.get("workloads", {}).items() for r, m in recipes.items()]
-    keys = [k for k in ("train_seconds", "score", "tokens_per_second", "padding_fraction", "peak_rss_gb",
-                        "model_gflops_per_second", "precision") if any(k in m for _, _, m in rows)]
+    keys = [
+        k
+        for k in (
+            "train_seconds",
+            "score",
+            "tokens_per_second",
+            "padding_fraction",
+            "peak_rss_gb",
+            "model_gflops_per_second",
+            "precision",
+        )
+        if any(k in m for _, _, m in rows)
+    ]
     lines += ["", "| workload | recipe | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for workload, recipe, m in rows:
         lines.append(f"| {workload} | {recipe} | " + " | ".join(_cell(m.get(k, "")) for k in keys) + " |")
