@@ -27,6 +27,7 @@ from headstart.config import (
     set_value,
 )
 from headstart.data.examples import load_examples
+from headstart.data.options import READ_KEYS, ReadOptions
 from headstart.data.readers import FORMATS
 from headstart.errors import ConfigError, HeadstartError
 from headstart.version import __version__
@@ -90,11 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     from headstart.inference.onnx_export import INT8_TARGETS, QUANTIZATIONS, export_onnx
     from headstart.modeling.pooling import POOLINGS
 
-    read = ["format", "encoding", "header", "text_column", "text_pair_column"]
+    read = [name for name in READ_KEYS if name != "label_column"]
     p = sub.add_parser("evaluate", help="score a saved model on a labeled file")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
     _signature_flags(p, evaluate, ["data"], required=("data",))
-    _signature_flags(p, evaluate, [*read, "label_column", "batch_size", "report"], choices=_READ_CHOICES)
+    _signature_flags(p, ReadOptions, [*read, "label_column"], choices=_READ_CHOICES)
+    _signature_flags(p, evaluate, ["batch_size", "report"])
     p.add_argument("--output", help="write the metrics as JSON here too")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -103,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="a directory written by `headstart train`")
     p.add_argument("texts", nargs="*", help="texts to predict (or --input FILE)")
     p.add_argument("--text-pair", "--text_pair", action="append", default=[], help="second text, one per TEXT")
-    _signature_flags(p, predict_file, ["input", "output", *read], choices=_READ_CHOICES)
+    _signature_flags(p, predict_file, ["input", "output"])
+    _signature_flags(p, ReadOptions, read, choices=_READ_CHOICES)
     _signature_flags(
         p,
         predict_file,
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="file with a text column")
     p.add_argument("--output", required=True, help="where to write the [n, hidden] float32 array (.npy)")
     _signature_flags(p, Embedder.encode, ["pooling", "normalize", "batch_size"], choices={"pooling": POOLINGS})
-    _signature_flags(p, load_examples, read, choices=_READ_CHOICES)
+    _signature_flags(p, ReadOptions, read, choices=_READ_CHOICES)
     _common(p)
     p.set_defaults(func=cmd_embed)
 
@@ -251,10 +254,9 @@ def _arg_help(fn: Callable[..., Any]) -> dict[str, str]:
     return out
 
 
-def _read_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The reader keywords given as flags, as load_examples/evaluate/predict_file take them."""
-    names = ("format", "encoding", "header", "text_column", "text_pair_column", "label_column")
-    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    """The ReadOptions given as flags (the command's reader flags come from its fields)."""
+    return ReadOptions(**{name: getattr(args, name) for name in READ_KEYS if hasattr(args, name)})
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -306,7 +308,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from headstart.evaluation.evaluate import evaluate
 
-    metrics = evaluate(args.model_dir, args.data, batch_size=args.batch_size, report=args.report, **_read_options(args))
+    metrics = evaluate(args.model_dir, args.data, _read_options(args), batch_size=args.batch_size, report=args.report)
     text = json.dumps(metrics, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -331,13 +333,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             predictor,
             args.input,
             args.output,
+            _read_options(args),
             on_error=args.on_error,
             chunk_size=args.chunk_size,
             batch_size=args.batch_size,
             all_scores=args.all_scores,
             overwrite=args.overwrite,
             progress=args.progress,
-            **_read_options(args),
             **options,
         )
         where = f" to {summary.output}" if summary.output else ""
@@ -360,7 +362,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         rows, inputs = [{"text": t} for t in args.texts], list(args.texts)
     preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
-    out = predictor.task.file_rows(predictor.info, {})
+    out = predictor.task.file_rows(predictor.info, ReadOptions())
     records = [out.merge(row, value, pred) for row, value, pred in zip(rows, inputs, preds)]
     write_records(records, args.output, overwrite=args.overwrite)
     if args.output:
@@ -419,12 +421,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from headstart.data.examples import load_examples
     from headstart.inference.embeddings import Embedder
 
     if not args.output.endswith(".npy"):
         raise ConfigError("an --output ending in .npy", found=f"'{args.output}'", fix="rename the output")
-    examples = load_examples(args.input, need_label=False, **_read_options(args))
+    examples = load_examples(args.input, _read_options(args), need_label=False)
     vectors = Embedder(args.model, max_length=args.max_length).encode(
         examples.texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size
     )

@@ -21,6 +21,7 @@ from typing import Any
 from headstart.config import DataConfig
 from headstart.data.columns import ColumnSpec, detect_columns
 from headstart.data.labels import SINGLE, LabelKind, LabelSet
+from headstart.data.options import ReadOptions
 from headstart.data.readers import Table, read_hf_dataset, read_table, table_from_frame
 from headstart.errors import DataError, LabelError
 
@@ -68,36 +69,28 @@ class Examples:
 
 def load_examples(
     source: Source,
+    options: ReadOptions | None = None,
     *,
-    format: str | None = None,
-    encoding: str | None = None,
-    header: bool = True,
-    text_column: str | None = None,
-    text_pair_column: str | None = None,
-    label_column: str | None = None,
     need_label: bool = True,
     columns: ColumnSpec | None = None,
     label_kind: LabelKind = SINGLE,
+    **read: Any,
 ) -> Examples:
     """Read examples from a file or an in-memory source; columns are detected unless named.
 
     Args:
         source: A file (csv, tsv, jsonl, json, parquet; .gz/.bz2/.xz), a DataFrame, rows or columns.
-        format: The file format; from the extension when absent.
-        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
-        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
-        text_column: The column with the text; detected from common names when absent.
-        text_pair_column: The column with the second text of a pair; detected when absent.
-        label_column: The column with the label; detected when absent.
+        options: How a file is read (``ReadOptions``); its keys may also be given as keywords (``read``).
         need_label: Refuse a source without a label column.
         columns: The training data's columns, preferred when this source has all of them, so a
             validation file with the same header uses the same columns; otherwise they are detected.
         label_kind: What a label cell holds: a class name (default), several names, a number.
     """
+    options = ReadOptions.of(options, read)
     direct = _from_plain_list(source, need_label)
     if direct is not None:
         return direct
-    table = _to_table(source, format, encoding, header)
+    table = _to_table(source, options.format, options.encoding, options.header)
     wanted = [] if columns is None else [columns.text, columns.text_pair, columns.label if need_label else None]
     if columns is not None and all(c is None or c in table.columns for c in wanted):
         spec = detect_columns(
@@ -112,9 +105,9 @@ def load_examples(
     else:
         spec = detect_columns(
             table.columns,
-            text=text_column,
-            text_pair=text_pair_column,
-            label=label_column,
+            text=options.text_column,
+            text_pair=options.text_pair_column,
+            label=options.label_column,
             need_label=need_label,
             source=table.source,
             label_names=label_kind.column_names(),
@@ -266,20 +259,12 @@ def _load_split(
     columns: ColumnSpec | None,
     label_kind: LabelKind = SINGLE,
 ) -> Examples | None:
-    kwargs: dict[str, Any] = dict(
-        format=cfg.format,
-        encoding=cfg.encoding,
-        header=cfg.header,
-        text_column=cfg.text_column,
-        text_pair_column=cfg.text_pair_column,
-        label_column=cfg.label_column,
-        columns=columns,
-        label_kind=label_kind,
-    )
+    options = ReadOptions.from_config(cfg)
+    kwargs: dict[str, Any] = dict(columns=columns, label_kind=label_kind)
     if given is not None:
-        return load_examples(given, **kwargs)
+        return load_examples(given, options, **kwargs)
     if path is not None:
-        return load_examples(path, **kwargs)
+        return load_examples(path, options, **kwargs)
     if cfg.dataset_name and hf_split:
         try:
             table = read_hf_dataset(cfg.dataset_name, cfg.dataset_config_name, hf_split)
@@ -289,7 +274,7 @@ def _load_split(
             # Many datasets lack a validation or test split: fall back to a held-out split.
             logger.warning("HF dataset %s has no split '%s'", cfg.dataset_name, hf_split)
             return None
-        return load_examples(table, **kwargs)
+        return load_examples(table, options, **kwargs)
     return None
 
 

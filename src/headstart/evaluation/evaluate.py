@@ -16,6 +16,7 @@ from headstart.artifacts import METRICS_FILE
 from headstart.data.checks import check_data
 from headstart.data.examples import Source
 from headstart.data.labels import LabelSet
+from headstart.data.options import ReadOptions
 from headstart.evaluation.report import write_report
 from headstart.inference.predictor import Predictor
 
@@ -23,41 +24,24 @@ from headstart.inference.predictor import Predictor
 def evaluate(
     model_dir: str | Path | Predictor,
     data: Source,
+    options: ReadOptions | None = None,
     *,
-    format: str | None = None,
-    encoding: str | None = None,
-    header: bool = True,
-    text_column: str | None = None,
-    text_pair_column: str | None = None,
-    label_column: str | None = None,
     batch_size: int = 64,
     report: str | Path | None = None,
+    **read: Any,
 ) -> dict[str, Any]:
     """Metrics of the saved model on labeled ``data`` (columns as in training unless named).
 
     Args:
         model_dir: A directory written by ``headstart train`` (or a loaded Predictor).
         data: A labeled file (csv, tsv, jsonl, json, parquet; CoNLL for NER) or in-memory data.
-        format: The file format (csv, tsv, jsonl, json, parquet; conll for NER); from the extension when absent.
-        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
-        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
-        text_column: The column with the text; detected from common names when absent.
-        text_pair_column: The column with the second text of a pair; detected when absent.
-        label_column: The column with the label; detected when absent.
+        options: How the file is read (``ReadOptions``); its keys may also be given as keywords (``read``).
         batch_size: Inputs per forward pass.
         report: A directory to write report.html and its plots into (created if needed; a report
             already there is replaced, nothing else is touched).
     """
     predictor = model_dir if isinstance(model_dir, Predictor) else Predictor.load(model_dir)
-    options = dict(
-        format=format,
-        encoding=encoding,
-        header=header,
-        text_column=text_column,
-        text_pair_column=text_pair_column,
-        label_column=label_column,
-    )
-    examples = predictor.task.read_examples(data, predictor.info, options, need_label=True)
+    examples = predictor.task.read_examples(data, predictor.info, ReadOptions.of(options, read), need_label=True)
     predictor.task.check_labels(examples, LabelSet(predictor.labels))
     metrics = predictor.task.evaluate(predictor, examples, batch_size=batch_size)
     if report is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from headstart.data.options import READ_KEYS, ReadOptions
 from headstart.data.rows import Chunk, RowProblem
 from headstart.data.stream import BadRecord, Record, Stream, open_stream
 from headstart.errors import ConfigError, DataError, OutputExistsError
@@ -60,12 +61,8 @@ def predict_file(
     model: str | Path | Predictor,
     input: str | Path,
     output: str | Path | None = None,
+    read: ReadOptions | None = None,
     *,
-    format: str | None = None,
-    encoding: str | None = None,
-    header: bool = True,
-    text_column: str | None = None,
-    text_pair_column: str | None = None,
     on_error: str = "skip",
     chunk_size: int = 1000,
     batch_size: int = 32,
@@ -81,11 +78,7 @@ def predict_file(
         model: A directory written by ``headstart train`` (or a loaded Predictor).
         input: A file of inputs (csv, tsv, jsonl, json, parquet; CoNLL for NER), streamed in chunks: any size.
         output: Where to write predictions (.jsonl or .csv) with each row's own columns; stdout when absent.
-        format: The file format (csv, tsv, jsonl, json, parquet; conll for NER); from the extension when absent.
-        encoding: The text encoding; detected when absent (UTF-8 with or without BOM, UTF-16, latin-1).
-        header: Whether csv/tsv files start with a header row; without one, columns are column_1, column_2, ...
-        text_column: The column with the text; detected from common names when absent.
-        text_pair_column: The column with the second text of a pair; detected when absent.
+        read: How the file is read (``ReadOptions``); its keys may also be given as keywords.
         on_error: A row that cannot be read: skip reports its line (also in OUTPUT.errors.jsonl) and
             goes on; fail stops with a DataError naming the line and writes nothing.
         chunk_size: Rows read, predicted and written at a time, so memory does not grow with the file.
@@ -93,16 +86,17 @@ def predict_file(
         all_scores: Include every label's score.
         overwrite: Replace an existing output.
         progress: A progress bar on stderr (default: when stderr is a terminal).
-        options: The task's own prediction options (``decode`` for a tagger).
+        options: ``ReadOptions`` keys, and the task's own prediction options (``decode`` for a tagger).
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error among {', '.join(ON_ERROR)}", found=repr(on_error), fix="pick one")
     if chunk_size < 1:
         raise ConfigError("a --chunk-size of at least 1", found=str(chunk_size), fix="raise it")
     predictor = model if isinstance(model, Predictor) else Predictor.load(model)
+    read = ReadOptions.of(read, {k: options.pop(k) for k in READ_KEYS if k in options})
     predictor.check_options(options)
-    rows = predictor.task.file_rows(predictor.info, {"text_column": text_column, "text_pair_column": text_pair_column})
-    stream = open_stream(input, format=format, encoding=encoding, header=header, **rows.stream_options)
+    rows = predictor.task.file_rows(predictor.info, read)
+    stream = open_stream(input, format=read.format, encoding=read.encoding, header=read.header, **rows.stream_options)
     summary = BatchSummary(str(input), None if output is None else str(output))
     writer = _Writer(output, overwrite, stdout or sys.stdout)
     errors = _ErrorLog(writer.errors_path, on_error, summary)

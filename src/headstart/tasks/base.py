@@ -17,6 +17,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
+from headstart.data.options import ReadOptions
 from headstart.data.rows import Chunk
 
 
@@ -104,7 +105,7 @@ class Task(Protocol):
         """Train / validation / test examples and the label set (from config files or in-memory data)."""
         ...
 
-    def read_examples(self, source: Any, info: ModelInfo, options: dict[str, Any], need_label: bool) -> Any:
+    def read_examples(self, source: Any, info: ModelInfo, options: ReadOptions, need_label: bool) -> Any:
         """Examples from a file for evaluate/predict, with the columns or layout used in training."""
         ...
 
@@ -197,7 +198,7 @@ class Task(Protocol):
         """Further public Predictor methods of this task, each called as ``fn(predictor, ...)``."""
         ...
 
-    def file_rows(self, info: ModelInfo, options: dict[str, Any]) -> FileRows:
+    def file_rows(self, info: ModelInfo, options: ReadOptions) -> FileRows:
         """How a file's rows become inputs and outputs (``predict_file``)."""
         ...
 

@@ -21,6 +21,7 @@ from headstart.data.columns import ColumnSpec
 from headstart.data.encoding import encode_texts
 from headstart.data.examples import DataBundle, Examples, load_examples, load_splits
 from headstart.data.labels import LabelKind
+from headstart.data.options import ReadOptions
 from headstart.errors import DataError
 from headstart.tasks.common.batching import batches, sorted_by_length
 
@@ -62,14 +63,13 @@ def load_text_data(cfg: RunConfig, train: Any, validation: Any, test: Any, kind:
     return load_splits(cfg.data, train=train, validation=validation, test=test, seed=cfg.train.seed, label_kind=kind)
 
 
-def read_text_examples(source: Any, info: Any, options: dict[str, Any], need_label: bool, kind: LabelKind) -> Examples:
+def read_text_examples(source: Any, info: Any, options: ReadOptions, need_label: bool, kind: LabelKind) -> Examples:
     """Examples from a file or in-memory data, read with the columns used in training unless named."""
     saved = info.columns
-    named = any(options.get(k) for k in ("text_column", "text_pair_column", "label_column"))
     preferred = None
-    if not named and saved.get("text"):
+    if not options.names_columns and saved.get("text"):
         preferred = ColumnSpec(saved["text"], saved.get("text_pair"), saved.get("label"))
-    examples = load_examples(source, need_label=need_label, columns=preferred, label_kind=kind, **options)
+    examples = load_examples(source, options, need_label=need_label, columns=preferred, label_kind=kind)
     if examples.is_pair != info.settings.is_pair:
         kind_name = "text pairs" if info.settings.is_pair else "single texts"
         raise DataError(

@@ -20,6 +20,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples, check_known_labels
 from headstart.data.labels import LabelSet, MultiLabels
+from headstart.data.options import ReadOptions
 from headstart.errors import LabelError
 from headstart.modeling.classifier import build_sequence_classifier
 from headstart.modeling.losses import multi_label_loss, weighted_loss
@@ -88,7 +89,7 @@ class MultiLabelClassification:
             )
         return texts.load_text_data(cfg, train, validation, test, MultiLabels(cfg.task.label_delimiter))
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
+    def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> Examples:
         kind = MultiLabels(info.settings.label_delimiter)
         return texts.read_text_examples(source, info, options, need_label, kind)
 
@@ -206,8 +207,8 @@ class MultiLabelClassification:
     def predictor_methods(self) -> dict[str, Callable[..., Any]]:
         return {"logits": logits, "probabilities": probabilities}
 
-    def file_rows(self, info: Any, options: dict[str, Any]) -> TextRows:
-        return TextRows(info, options.get("text_column"), options.get("text_pair_column"))
+    def file_rows(self, info: Any, options: ReadOptions) -> TextRows:
+        return TextRows(info, options.text_column, options.text_pair_column)
 
     def serving(self) -> Any:
         from headstart.tasks.common.serving import TextServing

@@ -24,6 +24,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples
 from headstart.data.labels import LabelSet, Scores
+from headstart.data.options import ReadOptions
 from headstart.errors import LabelError
 from headstart.modeling.classifier import build_sequence_classifier
 from headstart.modeling.losses import regression_loss, weighted_loss
@@ -86,7 +87,7 @@ class Regression:
         self.scale = (float(values.mean()), float(values.std()) or 1.0)
         return bundle
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
+    def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> Examples:
         return texts.read_text_examples(source, info, options, need_label, Scores(info.settings.target))
 
     def check_labels(self, examples: Examples, labels: LabelSet) -> None:
@@ -186,8 +187,8 @@ class Regression:
         # a regression head has no probabilities: both give the predicted numbers [n_inputs, 1]
         return {"logits": logits, "probabilities": logits}
 
-    def file_rows(self, info: Any, options: dict[str, Any]) -> TextRows:
-        return TextRows(info, options.get("text_column"), options.get("text_pair_column"))
+    def file_rows(self, info: Any, options: ReadOptions) -> TextRows:
+        return TextRows(info, options.text_column, options.text_pair_column)
 
     def serving(self) -> Any:
         from headstart.tasks.common.serving import TextServing

@@ -17,6 +17,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples, check_known_labels
 from headstart.data.labels import SINGLE, LabelSet
+from headstart.data.options import ReadOptions
 from headstart.errors import LabelError
 from headstart.modeling.classifier import build_sequence_classifier
 from headstart.modeling.losses import single_label_loss, weighted_loss
@@ -96,7 +97,7 @@ class TextClassification:
         positive_index(bundle.labels, cfg.task.positive_label)  # fail before training, not after
         return bundle
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
+    def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> Examples:
         return texts.read_text_examples(source, info, options, need_label, SINGLE)
 
     def check_labels(self, examples: Examples, labels: LabelSet) -> None:
@@ -180,8 +181,8 @@ class TextClassification:
     def predictor_methods(self) -> dict[str, Callable[..., Any]]:
         return {"logits": logits, "probabilities": probabilities}
 
-    def file_rows(self, info: Any, options: dict[str, Any]) -> TextRows:
-        return TextRows(info, options.get("text_column"), options.get("text_pair_column"))
+    def file_rows(self, info: Any, options: ReadOptions) -> TextRows:
+        return TextRows(info, options.text_column, options.text_pair_column)
 
     def serving(self) -> Any:
         from headstart.tasks.common.serving import TextServing

@@ -19,6 +19,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples
 from headstart.data.labels import LabelSet
+from headstart.data.options import ReadOptions
 from headstart.errors import ConfigError
 from headstart.modeling.backbones import ENCODER_DECODER, attention_dropout_setting, load_tokenizer, quirks_for
 from headstart.modeling.text_to_text import as_text_to_text, label_targets
@@ -83,7 +84,7 @@ class TextToText:
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         return self.classification.load_data(cfg, train, validation, test)
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> Examples:
+    def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> Examples:
         return self.classification.read_examples(source, info, options, need_label)
 
     def check_labels(self, examples: Examples, labels: LabelSet) -> None:
@@ -137,7 +138,7 @@ class TextToText:
     def predictor_methods(self) -> dict[str, Callable[..., Any]]:
         return self.classification.predictor_methods()
 
-    def file_rows(self, info: Any, options: dict[str, Any]) -> Any:
+    def file_rows(self, info: Any, options: ReadOptions) -> Any:
         return self.classification.file_rows(info, options)
 
     def serving(self) -> Any:

@@ -23,6 +23,7 @@ from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
+from headstart.data.options import ReadOptions
 from headstart.data.readers import read_hf_dataset
 from headstart.data.tags import entities, repair, split_tag
 from headstart.data.token_encoding import IGNORE, encode_words
@@ -119,13 +120,13 @@ class TokenClassification:
             )
         return None
 
-    def read_examples(self, source: Any, info: Any, options: dict[str, Any], need_label: bool) -> TokenExamples:
+    def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> TokenExamples:
         if isinstance(source, (str, Path)):
             cols = info.columns
             examples = read_token_file(
                 source,
-                format=options.get("format"),
-                encoding=options.get("encoding"),
+                format=options.format,
+                encoding=options.encoding,
                 token_column=cols.get("token_column", 0),
                 tag_column=cols.get("tag_column", -1),
                 require_tags=need_label,
@@ -327,7 +328,7 @@ class TokenClassification:
     def predictor_methods(self) -> dict[str, Callable[..., Any]]:
         return {"predict_tags": prediction.predict_tags}
 
-    def file_rows(self, info: Any, options: dict[str, Any]) -> TokenRows:
+    def file_rows(self, info: Any, options: ReadOptions) -> TokenRows:
         return TokenRows(info)
 
     def serving(self) -> Any:
