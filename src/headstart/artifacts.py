@@ -12,6 +12,8 @@ import os
 import platform
 import shutil
 import time
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -139,8 +141,33 @@ class ModelInfo:
 def settings_from(settings_type: type, raw: dict[str, Any]) -> Any:
     """A task's settings dataclass from the file's keys; a key an older release did not write keeps
     the dataclass default (the behaviour that release had)."""
-    names = {f.name for f in fields(settings_type)}
-    return settings_type(**{k: v for k, v in raw.items() if k in names})
+    hints = typing.get_type_hints(settings_type)
+    values = {f.name: raw[f.name] for f in fields(settings_type) if f.name in raw}
+    for name, value in values.items():
+        if not _is_a(value, hints[name]):
+            raise TypeError(f"{name} should be {_name(hints[name])}, found {value!r}")
+    return settings_type(**values)
+
+
+def _name(hint: Any) -> str:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a settings annotation (an int is a float too; containers by their kind)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        kind = typing.get_origin(option) or option
+        if value is None and option is type(None):
+            return True
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind is int and isinstance(value, bool):
+            continue
+        if isinstance(kind, type) and kind is not type(None) and isinstance(value, kind):
+            return True
+    return False
 
 
 def read_info_file(path: str | Path) -> tuple[Path, dict[str, Any]]:

@@ -8,6 +8,7 @@ Precedence: defaults < ``--config FILE`` < flags < ``--set section.key=value``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import logging
@@ -140,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve a saved model over HTTP: JSON API, OpenAPI docs, a page at /")
     p.add_argument("model_dir", help="a directory written by `headstart train`")
-    _serve_flags(p)
+    from headstart.serving.config import ServeConfig
+
+    _signature_flags(p, ServeConfig, [f.name for f in dataclasses.fields(ServeConfig)])
     _common(p)
     p.set_defaults(func=cmd_serve)
 
@@ -154,18 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_models)
     return parser
-
-
-def _serve_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per ServeConfig field, its help from the field (the dataclass is the source)."""
-    import dataclasses
-
-    from headstart.serving.config import ServeConfig
-
-    for f in dataclasses.fields(ServeConfig):
-        kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
-        names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
-        p.add_argument(*names, dest=f"serve:{f.name}", type=kind, default=f.default, help=f.metadata["help"])
 
 
 def _predict_option_flags(p: argparse.ArgumentParser) -> None:
@@ -234,8 +225,11 @@ def _flag_type(hint: Any) -> type:
 
 
 def _arg_help(fn: Callable[..., Any]) -> dict[str, str]:
-    """``name: text`` entries of the ``Args:`` section of ``fn``'s docstring, continuation lines joined."""
+    """``name: text`` entries of the ``Args:`` section of ``fn``'s docstring, continuation lines joined;
+    for a dataclass without one, its fields' help."""
     out: dict[str, str] = {}
+    if dataclasses.is_dataclass(fn) and "Args:" not in (inspect.getdoc(fn) or ""):
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(fn)}
     inside, current = False, None
     for line in (inspect.getdoc(fn) or "").splitlines():
         if line.strip() == "Args:":
@@ -403,7 +397,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from headstart.serving.config import ServeConfig
     from headstart.serving.server import serve
 
-    values = {k.split(":", 1)[1]: v for k, v in vars(args).items() if k.startswith("serve:")}
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ServeConfig)}
     values["api_key"] = values["api_key"] or os.environ.get("HEADSTART_API_KEY") or None
     cfg = ServeConfig(**values)
 

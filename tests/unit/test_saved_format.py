@@ -86,3 +86,19 @@ def test_the_saved_format_is_unchanged(name, task, rows, tiny_model_dir, tmp_pat
     assert {k: v for k, v in saved.items() if k not in changing} == {
         k: v for k, v in before.items() if k not in changing
     }
+
+
+def test_a_damaged_headstart_json_is_a_clear_error(tmp_path):
+    import shutil
+
+    from headstart.errors import ModelLoadError
+
+    model = tmp_path / "model"
+    shutil.copytree(SAVED / "multi-label-classification", model)
+    info = json.loads((model / "headstart.json").read_text(encoding="utf-8"))
+    (model / "headstart.json").write_text(json.dumps({**info, "threshold": "high"}), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="valid headstart.json.*threshold should be float, found 'high'"):
+        Predictor.load(model)
+    (model / "headstart.json").write_text(json.dumps({**info, "task": "poetry"}), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="a model of a task this headstart knows.*found task 'poetry'"):
+        Predictor.load(model)

@@ -46,8 +46,7 @@ from headstart.acceleration.dropout import draw_seed, keep_mask
 NAME = "headstart"
 # Below this many key tokens the layer runs eager attention's own operations instead (same values
 # and gradients as eager, bit for bit): there the tokens x tokens tensors are small, and on real
-# short batches the lean function measured slower (MRPC, 3 epochs, pairs of ~50 tokens: 241.0 s
-# against eager's 226.4 s) although synthetic 16x64 / 16x128 steps had favoured it (+4 %, +5 %).
+# short batches the lean function measured slower than eager (docs: Benchmarks).
 LEAN_MIN_TOKENS = 256
 
 

@@ -11,6 +11,7 @@ keys for training files, ``ReadOptions.from_config`` reads them from there).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,11 @@ class ReadOptions:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(keywords) - names)
         if unknown:
+            near = difflib.get_close_matches(unknown[0], sorted(names), n=1)
             raise ConfigError(
                 f"reader keywords among {', '.join(sorted(names))}",
                 found=", ".join(unknown),
-                fix="fix the keyword's name",
+                fix=f"did you mean {near[0]!r}?" if near else "fix the keyword's name",
             )
         return dataclasses.replace(options or cls(), **keywords)
 

@@ -2,21 +2,17 @@
 
 The model is switched to eager attention and traced with the TorchScript exporter
 (``torch.onnx.export(dynamo=False)``, batch and sequence length dynamic), then ONNX Runtime's
-transformer optimizer fuses each layer's attention, layer norms and GELU. Measured on minilm with
-1,000 IMDB reviews: fused fp32 ran 25 reviews/s against 20 for the dynamo exporter's graph (which
-no fusion recognises), and int8 48 against 35. With SDPA attention the TorchScript graph was wrong
-(logits off by 0.47), hence eager; the dynamo exporter remains the fallback. ``--quantize int8``
+transformer optimizer fuses each layer's attention, layer norms and GELU; the dynamo exporter's
+graph, which no fusion recognises, ran slower, and with SDPA attention the TorchScript graph was
+wrong, hence eager (docs: Benchmarks, Export); the dynamo exporter remains the fallback. ``--quantize int8``
 applies ONNX Runtime's dynamic quantization: int8 weights per output channel for the MatMuls and
 the fused attention, activations quantized per batch (u8 x s8, what VNNI instructions multiply).
 Without VNNI (AVX2) those multiplies add pairs of products into 16 bits with saturation, and the
-GELU outputs that feed each feed-forward block's second matmul are large enough to clip: on a
-2-core Zen 3 EPYC the IMDB model of ``bench/export_speed.py`` (fp32 84.3 % on 1,000 test reviews,
-15.8 reviews/s) scored 82.2 quantized per tensor (18.4/s), 81.4 with 7-bit weights (ORT's
-``reduce_range``, 18.9/s), 83.7 per channel (22.2/s), and 84.2 per channel with those six matmuls
-left in fp32 (22.0/s; 99.1 % of labels as in fp32). Hence ``int8_target``: "vnni" quantizes every
-matmul, "avx2" keeps the matmuls fed by a GELU in fp32, "auto" (the default) picks for the CPU
-that exports (``hardware.int8_saturates``), and ``Predictor.load`` warns when a "vnni" graph runs
-on a CPU without VNNI.
+GELU outputs that feed each feed-forward block's second matmul are large enough to clip, which
+costs accuracy there (the measured choices are on the docs' benchmarks page). Hence
+``int8_target``: "vnni" quantizes every matmul, "avx2" keeps the matmuls fed by a GELU in fp32,
+"auto" (the default) picks for the CPU that exports (``hardware.int8_saturates``), and
+``Predictor.load`` warns when a "vnni" graph runs on a CPU without VNNI.
 
 The parity check runs fixed probe texts through PyTorch and the exported graph: fp32 logits must
 agree within 1e-4 or nothing is written; for int8 the largest difference and the agreement of the

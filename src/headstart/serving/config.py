@@ -8,14 +8,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from headstart.config import setting
 from headstart.errors import ConfigError
 
-
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+_f = setting  # a field with its help text, as the run config's (the CLI's flags come from both)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from headstart.artifacts import ModelInfo, info_error, read_info_file
 from headstart.config import register_task_type, unregister_task_type
-from headstart.errors import ConfigError
+from headstart.errors import ConfigError, ModelLoadError
 from headstart.tasks.base import PredictOption, Task
 from headstart.tasks.multi_label import MultiLabelClassification
 from headstart.tasks.regression import Regression
@@ -48,6 +48,13 @@ def get_task(name: str) -> Task:
 def read_model_info(path: str | Path) -> ModelInfo:
     """``headstart.json`` of a saved directory, typed, with the settings of the task it names."""
     root, raw = read_info_file(path)
+    if raw["task"] not in TASKS:
+        raise ModelLoadError(
+            f"a model of a task this headstart knows ({', '.join(TASKS)})",
+            found=f"task {raw['task']!r}",
+            fix="load it with the headstart release (or the plugin registering the task) that saved it",
+            file=root / "headstart.json",
+        )
     task = get_task(str(raw["task"]))
     try:
         return ModelInfo.parse(root, raw, task.settings_type)

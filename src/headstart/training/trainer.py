@@ -12,7 +12,7 @@ transformers behaviour it relies on, so an upgrade that changes them fails there
 - Each training step counts its real and padded tokens (``Throughput``), so a run reports its
   tokens/s, padding share and model FLOPs instead of leaving them to guesswork.
 - Evaluation of the validation set runs longest first (batches pad to their own rows' length,
-  not to the longest row in a random 64: IMDB validation ran 4.7 reviews/s in input order) and
+  not to the longest row in a random 64) and
   its rows are put back in input order before ``compute_metrics`` sees them and before
   ``evaluate`` / ``predict`` return them; other datasets run in input order. (With
   ``train_sampling_strategy="group_by_length"`` transformers 5.x length-groups the evaluation

@@ -15,7 +15,7 @@ def test_keywords_apply_over_an_options_object():
 
 
 def test_an_unknown_reader_keyword_is_a_config_error():
-    with pytest.raises(ConfigError, match="reader keywords among .*found text_colum"):
+    with pytest.raises(ConfigError, match="reader keywords among .*found text_colum; did you mean 'text_column'"):
         ReadOptions.of(None, {"text_colum": "x"})
 
 
