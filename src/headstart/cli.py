@@ -29,7 +29,7 @@ from headstart.config import (
 )
 from headstart.data.examples import load_examples
 from headstart.data.options import READ_KEYS, ReadOptions
-from headstart.data.readers import FORMATS
+from headstart.data.stream import FORMATS
 from headstart.errors import ConfigError, HeadstartError
 from headstart.version import __version__
 

@@ -268,7 +268,9 @@ def test_streamed_files_skip_bad_sentences_and_rows(softmax_model, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["tokens"] for r in rows] == [["she", "loved"], ["the", "market"]]
     assert [r["tags"] for r in rows] == predictor.predict_tags([["she", "loved"], ["the", "market"]])[0]
-    assert summary.first_errors == [f"{tmp_path / 'in.conll'}:4: line 4: binary data (a NUL byte)"]
+    assert summary.first_errors == [
+        f"{tmp_path / 'in.conll'}:4: binary data (a NUL byte); export the data as UTF-8 text"
+    ]
     (tmp_path / "in.jsonl").write_text(
         '{"text": "he said the company was great", "id": "a"}\n{"tokens": "not a list"}\n'
         '{"tokens": ["she", "loved", "the", "market"], "tags": ["B-PER", "O", "O", "B-ORG"]}\n'

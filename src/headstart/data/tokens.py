@@ -13,14 +13,13 @@ in it. Sentences built from raw text keep the text and each word's character off
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from headstart.data.readers import _COMPRESSION, decode
-from headstart.data.tags import SCHEMES, detect_scheme, split_tag, to_iob2
+from headstart.data.stream import BadRecord, CoNLL, Record, Stream, open_stream
+from headstart.data.tags import SCHEMES, detect_scheme, to_iob2
 from headstart.errors import DataError
 
 # Words as BERT's basic tokenizer splits them: runs of word characters, or one punctuation mark.
@@ -90,136 +89,49 @@ def read_token_file(
 ) -> TokenExamples:
     """A CoNLL file (any extension but .jsonl/.json) or JSONL with tokens/tags or text/entities.
 
-    With ``require_tags=False`` (prediction input) a CoNLL file may hold one token per line.
+    The sentences are collected from :func:`~headstart.data.stream.open_stream`, the one reader
+    per format. With ``require_tags=False`` (prediction input) a CoNLL file may hold one token
+    per line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError("an existing data file", found=f"nothing at {path}", fix="check the path", file=path)
-    raw = path.read_bytes()
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSION:
-        raw = _COMPRESSION[suffixes[-1]](raw)
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz"):
         suffixes = suffixes[:-1]
     fmt = format or ("jsonl" if suffixes and suffixes[-1] in (".jsonl", ".json", ".ndjson") else "conll")
     if fmt not in ("conll", "jsonl", "json"):
         raise DataError("a token-classification format: conll or jsonl", found=repr(fmt), fix="fix --format")
-    text = decode(raw, path, encoding)
-    if fmt == "conll":
-        words, tags, lines, documents = _parse_conll(text, str(path), token_column, tag_column, require_tags)
-        locations = [f"{path}:{n}" for n in lines]
-        return _finish(TokenExamples(words, tags, locations, str(path), documents=documents), scheme)
-    rows, lines = _parse_jsonl(text, str(path))
-    return rows_to_examples(rows, [f"{path}:{n}" for n in lines], str(path), scheme)
-
-
-def _parse_conll(
-    text: str, source: str, token_column: int, tag_column: int, require_tags: bool = True
-) -> tuple[list[list[str]], list[list[str]] | None, list[int], list[int]]:
-    """Sentences, their tags (None for token-only input), first lines and document numbers.
-
-    A file without ``-DOCSTART-`` lines is one document: its sentences are neighbours.
-    """
-    words: list[list[str]] = []
-    tags: list[list[str]] = []
-    starts: list[int] = []
-    documents: list[int] = []
-    document = 0
-    cur_w: list[str] = []
-    cur_t: list[str] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0] == "-DOCSTART-":
-            if cur_w:
-                words.append(cur_w)
-                tags.append(cur_t)
-                documents.append(document)
-                cur_w, cur_t = [], []
-            if fields and words:
-                document += 1
-            continue
-        if len(fields) == 1 and not require_tags:  # tokens only, to predict
-            if not cur_w:
-                starts.append(n)
-            cur_w.append(fields[0])
-            cur_t.append("")
-            continue
-        try:
-            word, tag = fields[token_column], fields[tag_column]
-        except IndexError:
-            raise DataError(
-                f"a token (column {token_column}) and a tag (column {tag_column}) separated by spaces or tabs",
-                found=f"{len(fields)} column(s): {line.strip()[:80]!r}",
-                fix="fix the line, or set data.token_column / data.tag_column",
-                file=source,
-                line=n,
-            ) from None
-        if len(fields) < 2:
-            raise DataError(
-                "a token and its tag on each non-blank line",
-                found=f"only {line.strip()[:80]!r}",
-                fix="add the tag, or a blank line between sentences",
-                file=source,
-                line=n,
-            )
-        if not _looks_like_tag(tag):
-            raise DataError(
-                "a tag like O, B-PER, I-LOC, E-ORG or S-MISC in the tag column",
-                found=repr(tag),
-                fix="set data.tag_column to the column that holds the tags",
-                file=source,
-                line=n,
-            )
-        if not cur_w:
-            starts.append(n)
-        cur_w.append(word)
-        cur_t.append(tag)
-    if cur_w:
-        words.append(cur_w)
-        tags.append(cur_t)
-        documents.append(document)
-    if not words:
-        raise DataError("sentences of token/tag lines", found="no tokens", fix="check the file", file=source)
+    layout = CoNLL(token_column, tag_column, require_tags)
+    stream = open_stream(path, format=fmt if fmt != "json" else "jsonl", encoding=encoding, conll=layout)
+    records = _collect(stream)
+    if fmt != "conll":
+        if not records:
+            raise DataError("at least one JSON object", found="an empty file", fix="check the file", file=path)
+        return rows_to_examples([r.fields for r in records], [r.location for r in records], str(path), scheme)
+    if not records:
+        raise DataError("sentences of token/tag lines", found="no tokens", fix="check the file", file=path)
+    words = [r.fields["tokens"] for r in records]
+    tags = [r.fields["tags"] for r in records]
     if any("" in seq for seq in tags):
         if any(t for seq in tags for t in seq):
-            raise DataError(
-                "a tag on every line, or on none",
-                found="some lines without a tag",
-                fix="add the missing tags",
-                file=source,
-            )
-        return words, None, starts, documents
-    return words, tags, starts, documents
+            found, fix = "some lines without a tag", "add the missing tags"
+            raise DataError("a tag on every line, or on none", found=found, fix=fix, file=path)
+        tags = None
+    documents = [r.document or 0 for r in records]
+    examples = TokenExamples(words, tags, [r.location for r in records], str(path), documents=documents)
+    return _finish(examples, scheme)
 
 
-def _looks_like_tag(tag: str) -> bool:
-    prefix, etype = split_tag(tag)
-    return prefix == "O" or (bool(etype) and (tag[:2] in ("B-", "I-", "E-", "S-", "L-", "U-") or "-" not in tag))
-
-
-def _parse_jsonl(text: str, source: str) -> tuple[list[dict], list[int]]:
-    rows, lines = [], []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                "one JSON object per line", found=f"invalid JSON ({exc.msg})", fix="fix the line", file=source, line=n
-            ) from None
-        if not isinstance(obj, dict):
-            raise DataError(
-                'an object like {"tokens": [...], "tags": [...]} or {"text": ..., "entities": [...]}',
-                found=f"a {type(obj).__name__}",
-                fix="fix the line",
-                file=source,
-                line=n,
-            )
-        rows.append(obj)
-        lines.append(n)
-    if not rows:
-        raise DataError("at least one JSON object", found="an empty file", fix="check the file", file=source)
-    return rows, lines
+def _collect(stream: Stream) -> list[Record]:
+    """Every record of a stream; the first unreadable one stops the read with its line."""
+    out = []
+    try:
+        for record in stream.records:
+            if isinstance(record, BadRecord):
+                raise record.error(str(stream.path), stream.line_kind)
+            out.append(record)
+    finally:
+        stream.close()
+    return out
 
 
 TOKEN_KEYS = ("tokens", "words")

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from headstart.data.readers import decode, detect_format, read_table
+from headstart.data.readers import read_table
+from headstart.data.stream import detect_format
 from headstart.errors import DataError
 
 
@@ -50,8 +51,9 @@ def test_explicit_wrong_encoding_names_the_line(tmp_path):
         read_table(path, encoding="utf-8")
 
 
-def test_utf16_by_bom():
-    assert decode("text\nhé".encode("utf-16"), "x") == "text\nhé"
+def test_utf16_by_bom(tmp_path):
+    t = read_table(write(tmp_path / "a.csv", "text,label\nhé,1\n".encode("utf-16")))
+    assert t.data["text"] == ["hé"] and t.location(0).endswith("a.csv:2")
 
 
 def test_binary_junk_is_refused_with_line(tmp_path):
@@ -88,7 +90,7 @@ def test_jsonl_and_bad_line(tmp_path):
     assert t.columns == ["text", "label", "x"] and t.data["x"] == [None, 2] and t.lines == [1, 3]
     with pytest.raises(DataError, match=r"b.jsonl:2: expected one JSON object per line"):
         read_table(write(tmp_path / "b.jsonl", b'{"text": "a"}\n{"text": \n'))
-    with pytest.raises(DataError, match=r"c.jsonl:1: expected a JSON object per line.*found a list"):
+    with pytest.raises(DataError, match=r"c.jsonl:1: expected one JSON object per line.*found a JSON list"):
         read_table(write(tmp_path / "c.jsonl", b"[1, 2]\n"))
 
 

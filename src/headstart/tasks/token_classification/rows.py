@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from headstart.data.rows import Chunk, RowProblem, text_field
-from headstart.data.stream import Record
+from headstart.data.stream import CoNLL, Record
 from headstart.data.tokens import TokenExamples
 from headstart.tasks.common.rows import merge_fields
 
@@ -16,7 +16,8 @@ from headstart.tasks.common.rows import merge_fields
 class TokenRows:
     def __init__(self, info: Any) -> None:
         self.context = int(info.settings.context or 0)
-        self.stream_options = {"conll": True, "token_column": int(info.columns.get("token_column", 0) or 0)}
+        # CoNLL input is read for its tokens only; a tag column, if there is one, is ignored
+        self.stream_options = {"conll": CoNLL(token_column=int(info.columns.get("token_column", 0) or 0))}
 
     def __call__(self, record: Record, source: str) -> Any:
         fields = record.fields
