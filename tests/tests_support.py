@@ -42,7 +42,7 @@ def tiny_run_config(model_dir, output_dir, task: dict | None = None, **train) ->
         "seed": 0,
     }
     settings.update(train)
-    cfg = {"model": {"name": str(model_dir), "max_length": 32}, "train": settings}
+    cfg = {"model": {"name": str(model_dir), "max_length": 32}, "train": settings, "speed": {}}
     if task is not None:
         cfg["task"] = task
     return cfg

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import enum
 import functools
+import logging
 import math
 import operator
 import types
@@ -29,6 +30,8 @@ import yaml
 from transformers import TrainingArguments
 
 from headstart.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def _f(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
@@ -74,24 +77,52 @@ class ModelConfig:
         0, "Width of an extra hidden layer between pooling and the classification layer (0: none)."
     )
     head_activation: str = _f("tanh", "Activation of the extra hidden layer.", choices=("tanh", "gelu", "relu"))
+
+
+@dataclass
+class SpeedConfig:
+    """How fast a run goes on its device: kernels, padding and memory. Run-time choices, not saved in the model."""
+
     attn_implementation: str | None = _f(
         None,
         "Attention kernel for training (transformers' attn_implementation): headstart, eager, sdpa, flash_attention_2, "
-        "flex_attention. Null picks what measured fastest for the device and precision (docs: Speed settings). "
-        "A run-time choice, not saved in the model.",
+        "flex_attention. Null picks what measured fastest for the device and precision (docs: Speed settings).",
         choices=(None, "headstart", "eager", "sdpa", "flash_attention_2", "flex_attention"),
     )
     dropout_implementation: str | None = _f(
         None,
         "Dropout for training: torch (nn.Dropout) or headstart (the same rates, a mask cheaper to draw on CPU). "
-        "Null: headstart on CPU, torch on GPU. A run-time choice, not saved in the model.",
+        "Null: headstart on CPU, torch on GPU.",
         choices=(None, "headstart", "torch"),
     )
     last_layer_first_token: bool = _f(
         True,
         "Where the classification head reads only the first token (BERT, RoBERTa, XLM-R and ELECTRA heads; "
         "pooling cls on those), the last layer computes only that token: the same logits, fewer FLOPs. "
-        "Prediction always does this. A run-time choice, not saved in the model.",
+        "Prediction always does this.",
+    )
+    pad_to_multiple_of: int | None = _f(
+        None,
+        "Pad each batch to a multiple of this many tokens (DataCollatorWithPadding's name; 1: to its longest "
+        "input). Null (auto): 8 in bf16, where fewer batch shapes let oneDNN reuse its cached matmul "
+        "primitives; none in fp32, where it is only padding.",
+    )
+    release_memory_steps: int = _f(
+        16,
+        "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
+        "training steps and after each evaluation (0: not by count): batches of varying length fragment the "
+        "heap.",
+    )
+    release_memory_growth_mb: int = _f(
+        512,
+        "Also give them back after any training step that leaves the process this many MB more resident than "
+        "after the last release (0: only every release_memory_steps): long batches grow the heap faster than "
+        "an interval trims it.",
+    )
+    keep_freed_memory: bool = _f(
+        True,
+        "Keep large blocks freed during a training step in the heap for the next step (glibc mallopt) instead "
+        "of unmapping them, so each step's large buffers are not page-faulted in again.",
     )
 
 
@@ -284,16 +315,6 @@ TrainConfig = dataclasses.make_dataclass(
                 "visited in a seeded order each epoch). Null: batches of per_device_train_batch_size.",
             ),
         ),
-        (
-            "pad_to_multiple_of",
-            int | None,
-            _f(
-                None,
-                "Pad each batch to a multiple of this many tokens (DataCollatorWithPadding's name; 1: to its longest "
-                "input). Null (auto): 8 in bf16, where fewer batch shapes let oneDNN reuse its cached matmul "
-                "primitives; none in fp32, where it is only padding.",
-            ),
-        ),
         _hf(
             "bf16",
             None,
@@ -312,35 +333,6 @@ TrainConfig = dataclasses.make_dataclass(
             "save_minutes",
             float,
             _f(30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."),
-        ),
-        (
-            "release_memory_steps",
-            int,
-            _f(
-                16,
-                "Give the free pages of the heap back to the operating system (glibc malloc_trim) every this many "
-                "training steps and after each evaluation (0: not by count): batches of varying length fragment the "
-                "heap.",
-            ),
-        ),
-        (
-            "release_memory_growth_mb",
-            int,
-            _f(
-                512,
-                "Also give them back after any training step that leaves the process this many MB more resident than "
-                "after the last release (0: only every release_memory_steps): long batches grow the heap faster than "
-                "an interval trims it.",
-            ),
-        ),
-        (
-            "keep_freed_memory",
-            bool,
-            _f(
-                True,
-                "Keep large blocks freed during a training step in the heap for the next step (glibc mallopt) instead "
-                "of unmapping them, so each step's large buffers are not page-faulted in again.",
-            ),
         ),
         (
             "resume",
@@ -367,12 +359,13 @@ HF_TRAIN_FIELDS = tuple(_FROM_HF)
 
 @dataclass
 class RunConfig:
-    """A whole run: model, data, task and training sections."""
+    """A whole run: model, data, task, training and speed sections."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     task: TaskConfig = field(default_factory=lambda: SECTIONS["task"]())
     train: TrainConfig = field(default_factory=TrainConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -382,7 +375,9 @@ class RunConfig:
         cfg = cls()
         problems: list[str] = []
         if not isinstance(raw, dict):
-            raise ConfigError("a mapping of sections (model, data, task, train)", found=type(raw).__name__, file=source)
+            raise ConfigError(
+                "a mapping of sections (model, data, task, train, speed)", found=type(raw).__name__, file=source
+            )
         for section, values in raw.items():
             if section not in SECTIONS:
                 problems.append(_unknown("section", section, SECTIONS))
@@ -415,16 +410,18 @@ class RunConfig:
             "train.per_device_eval_batch_size": self.train.per_device_eval_batch_size,
             "train.gradient_accumulation_steps": self.train.gradient_accumulation_steps,
         }
-        for key in ("max_tokens_per_batch", "eval_accumulation_steps", "pad_to_multiple_of"):
+        for key in ("max_tokens_per_batch", "eval_accumulation_steps"):
             if getattr(self.train, key) is not None:
                 positive[f"train.{key}"] = getattr(self.train, key)
+        if self.speed.pad_to_multiple_of is not None:
+            positive["speed.pad_to_multiple_of"] = self.speed.pad_to_multiple_of
         out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]
         if not self.train.output_dir:
             out.append("train.output_dir must name a directory, found none")
-        if self.train.release_memory_steps < 0:
-            out.append(f"train.release_memory_steps must be >= 0, found {self.train.release_memory_steps}")
-        if self.train.release_memory_growth_mb < 0:
-            out.append(f"train.release_memory_growth_mb must be >= 0, found {self.train.release_memory_growth_mb}")
+        if self.speed.release_memory_steps < 0:
+            out.append(f"speed.release_memory_steps must be >= 0, found {self.speed.release_memory_steps}")
+        if self.speed.release_memory_growth_mb < 0:
+            out.append(f"speed.release_memory_growth_mb must be >= 0, found {self.speed.release_memory_growth_mb}")
         if self.train.num_train_epochs <= 0 and self.train.max_steps <= 0:
             out.append(f"train.num_train_epochs must be > 0, found {self.train.num_train_epochs}")
         if self.train.learning_rate <= 0:
@@ -452,7 +449,21 @@ class RunConfig:
         return self
 
 
-SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "task": TaskConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "data": DataConfig,
+    "task": TaskConfig,
+    "train": TrainConfig,
+    "speed": SpeedConfig,
+}
+# Keys that moved to the speed section: configs written for the earlier layout still load.
+MOVED = {
+    **{("model", key): "speed" for key in ("attn_implementation", "dropout_implementation", "last_layer_first_token")},
+    **{
+        ("train", key): "speed"
+        for key in ("pad_to_multiple_of", "release_memory_steps", "release_memory_growth_mb", "keep_freed_memory")
+    },
+}
 _build_task_section()  # type alone until the task packages register their keys
 
 
@@ -523,6 +534,9 @@ def set_value(cfg: RunConfig, section: str, name: str, value: Any, *, source: st
 
 
 def _set_field(cfg: RunConfig, section: str, key: str, value: Any) -> list[str]:
+    if (section, key) in MOVED:
+        logger.warning("%s.%s is now %s.%s; the old name still works.", section, key, MOVED[section, key], key)
+        section = MOVED[section, key]
     obj = getattr(cfg, section)
     names = {f.name: f for f in dataclasses.fields(obj)}
     if key not in names:
@@ -543,6 +557,7 @@ def _set_field(cfg: RunConfig, section: str, key: str, value: Any) -> list[str]:
 
 
 def _base_type(cfg: RunConfig, section: str, key: str) -> Any:
+    section = MOVED.get((section, key), section)
     hints = typing.get_type_hints(type(getattr(cfg, section)))
     if key not in hints:
         return None

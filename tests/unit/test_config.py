@@ -43,10 +43,6 @@ def test_train_section_keeps_hf_names():
         "save_minutes",
         "resume",
         "max_tokens_per_batch",
-        "release_memory_steps",
-        "release_memory_growth_mb",
-        "keep_freed_memory",
-        "pad_to_multiple_of",  # a DataCollatorWithPadding name, not a TrainingArguments one
     }
     assert ours - hf == own
 
@@ -128,3 +124,20 @@ def test_no_stays_a_string_for_strategies(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  eval_strategy: no\n")
     assert load_config(path).train.eval_strategy == "no"
+
+
+def test_speed_settings_have_their_own_section_and_the_old_keys_still_load(caplog):
+    cfg = RunConfig.from_dict(
+        {"model": {"attn_implementation": "eager"}, "train": {"pad_to_multiple_of": 8, "keep_freed_memory": False}}
+    )
+    assert (cfg.speed.attn_implementation, cfg.speed.pad_to_multiple_of, cfg.speed.keep_freed_memory) == (
+        "eager",
+        8,
+        False,
+    )
+    assert "model.attn_implementation is now speed.attn_implementation" in caplog.text
+    assert not hasattr(cfg.model, "attn_implementation") and not hasattr(cfg.train, "pad_to_multiple_of")
+    apply_overrides(cfg, ["model.dropout_implementation=torch", "speed.release_memory_steps=4"])
+    assert (cfg.speed.dropout_implementation, cfg.speed.release_memory_steps) == ("torch", 4)
+    with pytest.raises(ConfigError, match="speed.pad_to_multiple_of must be > 0, found 0"):
+        apply_overrides(cfg, ["speed.pad_to_multiple_of=0"])

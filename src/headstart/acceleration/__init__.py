@@ -86,7 +86,7 @@ def _attention(model: Any, device: str, bf16: bool, training: bool, asked: str |
     if attention == lean_attention.NAME and not supports_lean_attention(model):
         if asked:
             raise ConfigError(
-                "model.attn_implementation: headstart only for a model type marked lean_attention in "
+                "speed.attn_implementation: headstart only for a model type marked lean_attention in "
                 "headstart/modeling/backbones.py (BERT family, GPT-2, Llama, Mistral, Qwen, Phi, Gemma, ...)",
                 found="model type " + (", ".join(sorted({c.model_type for c in backbone_configs(model)})) or "unknown"),
                 fix="leave --attn_implementation unset, or pick eager or sdpa",
@@ -95,7 +95,7 @@ def _attention(model: Any, device: str, bf16: bool, training: bool, asked: str |
     used = set_attention(model, attention)
     if asked and used != attention:  # asked for by name: never a silent fallback
         raise ConfigError(
-            "a model.attn_implementation this model and machine can run",
+            "a speed.attn_implementation this model and machine can run",
             found=f"{attention!r} is unavailable here (the model keeps {used!r})",
             fix="leave --attn_implementation unset to use the measured default, or pick eager or sdpa",
         )

@@ -137,7 +137,7 @@ def dropout_implementation(device: str) -> str:
     return DROPOUT.get(torch.device(device).type, "torch")
 
 
-# (device type, bf16) -> the multiple training batches are padded to (``train.pad_to_multiple_of``
+# (device type, bf16) -> the multiple training batches are padded to (``speed.pad_to_multiple_of``
 # left unset); none where not listed. The measurements above.
 PAD_MULTIPLE = {("cpu", True): 8, ("cuda", True): 8}
 

@@ -34,16 +34,15 @@ logger = logging.getLogger(__name__)
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CHECKPOINTS = "checkpoints"
-# Settings that do not change what a run computes: a resumed run may differ in these.
 # Settings that change how a run goes, not what it computes: a resumed run may differ in them.
 VOLATILE = {
-    "resume",
-    "overwrite_output_dir",
-    "disable_tqdm",
-    "dataloader_num_workers",
-    "report_to",
-    "save_minutes",
-    "keep_freed_memory",
+    ("train", "resume"),
+    ("train", "overwrite_output_dir"),
+    ("train", "disable_tqdm"),
+    ("train", "dataloader_num_workers"),
+    ("train", "report_to"),
+    ("train", "save_minutes"),
+    ("speed", "keep_freed_memory"),
 }
 
 
@@ -123,8 +122,7 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
 def run_identity(config: dict[str, Any], train_data: Any, labels: list[str]) -> dict[str, Any]:
     """What must match for a re-run to continue this run: settings, labels and the training data."""
     settings = {
-        section: {k: v for k, v in values.items() if not (section == "train" and k in VOLATILE)}
-        for section, values in config.items()
+        section: {k: v for k, v in values.items() if (section, k) not in VOLATILE} for section, values in config.items()
     }
     digest = hashlib.sha256()
     for column in ("input_ids", "labels"):

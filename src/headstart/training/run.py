@@ -90,7 +90,7 @@ def train(
         after_training = bundle.validation is not None and scored_after_training_only(cfg.train)
         if after_training:
             logger.info("validation: scored once, after training (one epoch: a pass inside scores the same weights)")
-        if cfg.train.keep_freed_memory and not keep_freed_memory():
+        if cfg.speed.keep_freed_memory and not keep_freed_memory():
             logger.debug("keep_freed_memory: no glibc mallopt here, the C library's defaults stay")
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -122,7 +122,7 @@ def train(
             str(trainer.args.device),
             bf16=trainer.args.bf16,  # scored as it was trained, and as Predictor.load runs it here
         )
-        if cfg.train.release_memory_steps or cfg.train.release_memory_growth_mb:
+        if cfg.speed.release_memory_steps or cfg.speed.release_memory_growth_mb:
             release_free_memory()  # training's fragments, before scoring allocates its own
         info = predictor.info = info.with_settings(**task.tune(predictor, bundle.validation, cfg))
         splits = {"validation": bundle.validation, "test": bundle.test}
@@ -284,8 +284,8 @@ def _make_trainer(
             fix="pick one of these",
         )
     callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
-    if cfg.train.release_memory_steps or cfg.train.release_memory_growth_mb:
-        callbacks.append(ReleaseFreeMemory(cfg.train.release_memory_steps, cfg.train.release_memory_growth_mb))
+    if cfg.speed.release_memory_steps or cfg.speed.release_memory_growth_mb:
+        callbacks.append(ReleaseFreeMemory(cfg.speed.release_memory_steps, cfg.speed.release_memory_growth_mb))
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     prepare(
@@ -293,9 +293,9 @@ def _make_trainer(
         device=args.device.type,
         bf16=args.bf16,
         training=True,
-        attn_implementation=cfg.model.attn_implementation,
-        dropout_implementation_name=cfg.model.dropout_implementation,
-        last_layer_first_token=cfg.model.last_layer_first_token,
+        attn_implementation=cfg.speed.attn_implementation,
+        dropout_implementation_name=cfg.speed.dropout_implementation,
+        last_layer_first_token=cfg.speed.last_layer_first_token,
     )
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     padding = _pad_multiple(cfg, args.device.type, args.bf16)
@@ -314,7 +314,7 @@ def _make_trainer(
             max_tokens_per_batch=cfg.train.max_tokens_per_batch,
             pad_to_multiple_of=padding,  # the token budget counts the rounded lengths
             eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
-            if cfg.model.attn_implementation is None
+            if cfg.speed.attn_implementation is None
             else None,  # one asked for by name is used throughout
             compute_loss_func=task.loss(class_weights) if class_weights else None,
         )
@@ -380,10 +380,10 @@ def _save(
 
 
 def _pad_multiple(cfg: RunConfig, device: str = "cpu", bf16: bool = False) -> int | None:
-    """The multiple training batches pad to: train.pad_to_multiple_of, or where it is unset the
+    """The multiple training batches pad to: speed.pad_to_multiple_of, or where it is unset the
     measured one for this device and precision (``hardware.PAD_MULTIPLE``); None (no rounding) where
     max_length is not a multiple of it: rounding up could reach past the model's position embeddings."""
-    multiple = cfg.train.pad_to_multiple_of or pad_multiple(device, bf16)
+    multiple = cfg.speed.pad_to_multiple_of or pad_multiple(device, bf16)
     if multiple == 1:
         return None
     if multiple and cfg.model.max_length % multiple:

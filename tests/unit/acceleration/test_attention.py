@@ -246,7 +246,7 @@ def test_t5_trains_with_sdpa_and_refuses_it_by_name(tiny_t5_dir, tmp_path):
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert json.loads((result.output_dir / "headstart.json").read_text())["attn_implementation"] == "sdpa"
     cfg = tiny_run_config(tiny_t5_dir, tmp_path / "t5-lean", num_train_epochs=1)
-    cfg["model"]["attn_implementation"] = "headstart"
+    cfg["speed"]["attn_implementation"] = "headstart"
     with pytest.raises(ConfigError, match="headstart only for a model type marked lean_attention.*found model type t5"):
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert not (tmp_path / "t5-lean").exists()

@@ -124,7 +124,7 @@ def test_training_on_cpu_uses_the_cheaper_dropout_unless_told(asked, used, tiny_
     from tests_support import SENTIMENT, tiny_run_config
 
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=2)
-    cfg["model"]["dropout_implementation"] = asked
+    cfg["speed"]["dropout_implementation"] = asked
     result = train(cfg, train=SENTIMENT, validation=SENTIMENT)
     info = json.loads((result.output_dir / "headstart.json").read_text())
     assert info["dropout_implementation"] == used

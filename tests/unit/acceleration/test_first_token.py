@@ -165,7 +165,7 @@ def test_training_and_prediction_use_it_unless_turned_off(tiny_model_dir, tmp_pa
     runs = {}
     for setting in (True, False):
         cfg = tiny_run_config(tiny_model_dir, tmp_path / str(setting), num_train_epochs=2)
-        cfg["model"]["last_layer_first_token"] = setting
+        cfg["speed"]["last_layer_first_token"] = setting
         caplog.clear()
         with caplog.at_level("INFO", logger="headstart.acceleration"):
             runs[setting] = train(cfg, train=SENTIMENT, validation=SENTIMENT)

@@ -49,7 +49,7 @@ def test_training_keeps_freed_memory_unless_told_not_to(monkeypatch, tiny_model_
     monkeypatch.setattr(callbacks, "_MALLOPT", lambda option, value: calls.append((option, value)) or 1)
     for keep in (True, False):
         cfg = tiny_run_config(tiny_model_dir, tmp_path / f"out-{keep}", num_train_epochs=1)
-        cfg["train"]["keep_freed_memory"] = keep
+        cfg["speed"]["keep_freed_memory"] = keep
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
         assert bool(calls) is keep
         calls.clear()
@@ -140,8 +140,8 @@ def test_training_releases_memory_unless_told_not_to(steps, monkeypatch, tiny_mo
     calls = []
     monkeypatch.setattr(callbacks, "_TRIM", lambda pad: calls.append(pad))
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
-    cfg["train"]["release_memory_steps"] = steps
-    cfg["train"]["release_memory_growth_mb"] = 0
+    cfg["speed"]["release_memory_steps"] = steps
+    cfg["speed"]["release_memory_growth_mb"] = 0
     train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert (len(calls) > 1) if steps else not calls
 
@@ -153,7 +153,7 @@ def test_growth_alone_still_releases_before_scoring(monkeypatch, tiny_model_dir,
     calls = []
     monkeypatch.setattr(callbacks, "_TRIM", lambda pad: calls.append(pad))
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
-    cfg["train"]["release_memory_steps"] = 0  # the tiny model never grows the heap by 512 MB
+    cfg["speed"]["release_memory_steps"] = 0  # the tiny model never grows the heap by 512 MB
     train(cfg, train=SENTIMENT, validation=SENTIMENT)
     assert calls, "after training, before the final scoring"
 
@@ -163,8 +163,8 @@ def test_a_negative_interval_is_refused():
     from headstart.errors import ConfigError
 
     cfg = RunConfig()
-    cfg.train.release_memory_steps = -1
-    cfg.train.release_memory_growth_mb = -5
-    with pytest.raises(ConfigError, match="train.release_memory_steps must be >= 0, found -1") as raised:
+    cfg.speed.release_memory_steps = -1
+    cfg.speed.release_memory_growth_mb = -5
+    with pytest.raises(ConfigError, match="speed.release_memory_steps must be >= 0, found -1") as raised:
         cfg.validate()
-    assert "train.release_memory_growth_mb must be >= 0, found -5" in str(raised.value)
+    assert "speed.release_memory_growth_mb must be >= 0, found -5" in str(raised.value)

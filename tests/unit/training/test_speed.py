@@ -83,12 +83,12 @@ def test_padding_multiple_is_off_where_max_length_is_not_a_multiple():
     from headstart.training.run import _pad_multiple
 
     cfg = RunConfig()
-    cfg.train.pad_to_multiple_of = 8
+    cfg.speed.pad_to_multiple_of = 8
     assert _pad_multiple(cfg) == 8  # max_length 256
     cfg.model.max_length = 100  # 104 could reach past a 100-position model
     assert _pad_multiple(cfg) is None
     assert _pad_multiple(cfg, "cpu", True) is None  # the automatic 8 too
-    cfg.model.max_length, cfg.train.pad_to_multiple_of = 128, 1
+    cfg.model.max_length, cfg.speed.pad_to_multiple_of = 128, 1
     assert _pad_multiple(cfg, "cpu", True) is None  # 1: to the longest input, whatever the precision
 
 
@@ -96,11 +96,11 @@ def test_padding_multiple_follows_the_precision_unless_set():
     from headstart.training.run import _pad_multiple
 
     cfg = RunConfig()
-    assert cfg.train.pad_to_multiple_of is None  # auto
+    assert cfg.speed.pad_to_multiple_of is None  # auto
     assert _pad_multiple(cfg, "cpu", True) == 8  # bf16: oneDNN's primitive cache (AMX Xeon)
     assert _pad_multiple(cfg, "cpu", False) is None  # fp32: only padding (AVX2 EPYC)
     assert _pad_multiple(cfg, "cuda", True) == 8
-    cfg.train.pad_to_multiple_of = 16
+    cfg.speed.pad_to_multiple_of = 16
     assert _pad_multiple(cfg, "cpu", False) == 16  # set: whatever the precision
 
 
@@ -260,7 +260,7 @@ def test_predictor_in_bf16_agrees_with_fp32(trained_budget):
 
 def test_an_unavailable_attention_kernel_asked_for_by_name_is_refused(tiny_model_dir, tmp_path):
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
-    cfg["model"]["attn_implementation"] = "flash_attention_2"  # needs a GPU and its package
+    cfg["speed"]["attn_implementation"] = "flash_attention_2"  # needs a GPU and its package
     with pytest.raises(ConfigError, match="flash_attention_2.*unavailable here.*leave --attn_implementation unset"):
         train(cfg, train=SENTIMENT)
     assert not (tmp_path / "out").exists()
