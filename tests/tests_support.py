@@ -1,5 +1,6 @@
 """Tiny labeled data and markers shared by tests (tests/ is put on sys.path by conftest)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,35 @@ def ner_rows() -> list[dict]:
                 words.append(part)
                 tags.append("O")
         rows.append({"tokens": words, "tags": tags})
+    return rows
+
+
+def qa_rows(unanswerable: bool = False) -> list[dict]:
+    """Synthetic SQuAD-style rows over the tiny vocabulary: "who" asks for the person, "what" for
+    the company, each somewhere in a sentence of filler words; with ``unanswerable``, some "what"
+    questions are about a context without a company (HF's flat form, answers as lists)."""
+    people = ["he", "she", "xyzzy"]
+    orgs = ["company", "new company", "market"]
+    fillers = ["the film was great", "it was a good story", "the plot was dull", "we loved this movie"]
+    rows = []
+    for i in range(48):
+        p, o, f = people[i % 3], orgs[(i // 3) % 3], fillers[i % 4]
+        context = f"{f} and {p} said the {o} was fun" if i % 2 else f"{p} hated the {o} so much , {f}"
+        asks_who = i % 4 < 2
+        answer = p if asks_who else o
+        if unanswerable and not asks_who and i % 8 == 2:
+            context = f"{p} said {f}"
+            answer = None
+        question = "who said it ?" if asks_who else "what company ?"
+        start = [re.search(rf"\b{answer}\b", context).start()] if answer else []  # "he" is in "the" too
+        rows.append(
+            {
+                "id": f"q{i}",
+                "question": question,
+                "context": context,
+                "answers": {"text": [answer] if answer else [], "answer_start": start},
+            }
+        )
     return rows
 
 

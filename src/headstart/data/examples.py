@@ -90,7 +90,7 @@ def load_examples(
     direct = _from_plain_list(source, need_label)
     if direct is not None:
         return direct
-    table = _to_table(source, options.format, options.encoding, options.header)
+    table = to_table(source, options.format, options.encoding, options.header)
     wanted = [] if columns is None else [columns.text, columns.text_pair, columns.label if need_label else None]
     if columns is not None and all(c is None or c in table.columns for c in wanted):
         spec = detect_columns(
@@ -158,7 +158,8 @@ def _from_plain_list(source: Source, need_label: bool) -> Examples | None:
     return Examples(texts, pairs, None, source="input")
 
 
-def _to_table(source: Source, format: str | None, encoding: str | None, header: bool = True) -> Table:
+def to_table(source: Source, format: str | None = None, encoding: str | None = None, header: bool = True) -> Table:
+    """Any source of rows (a file, a Table, a DataFrame, a dict of columns, a list of dicts) as a Table."""
     if isinstance(source, Table):
         return source
     if isinstance(source, (str, Path)):

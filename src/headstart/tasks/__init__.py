@@ -12,6 +12,7 @@ from headstart.config import register_task_type, unregister_task_type
 from headstart.errors import ConfigError, ModelLoadError
 from headstart.tasks.base import PredictOption, Task
 from headstart.tasks.multi_label import MultiLabelClassification
+from headstart.tasks.question_answering import QuestionAnswering
 from headstart.tasks.regression import Regression
 from headstart.tasks.text_classification import TextClassification
 from headstart.tasks.text_to_text import TextToText
@@ -35,7 +36,14 @@ def unregister(name: str) -> None:
     unregister_task_type(name)
 
 
-for _task in (TextClassification, MultiLabelClassification, Regression, TextToText, TokenClassification):
+for _task in (
+    TextClassification,
+    MultiLabelClassification,
+    Regression,
+    TextToText,
+    TokenClassification,
+    QuestionAnswering,
+):
     register(_task)
 
 

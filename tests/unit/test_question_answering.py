@@ -1,0 +1,118 @@
+"""Question answering end to end on a tiny BERT: train, score, save, load, predict, pipeline, files."""
+
+import json
+
+import pytest
+
+from headstart import Predictor, train
+from headstart.errors import DataError
+from tests_support import qa_rows, tiny_run_config
+
+QA = {"type": "question-answering", "doc_stride": 8}
+
+
+@pytest.fixture(scope="module")
+def qa_model(tiny_model_dir, tmp_path_factory):
+    rows = qa_rows()
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("qa") / "out", task=QA)
+    return train(cfg, train=rows, validation=rows)
+
+
+def test_training_learns_the_spans_and_saves_a_stock_qa_model(qa_model):
+    scores = qa_model.metrics["validation"]
+    assert scores["f1"] >= 90 and scores["exact_match"] >= 85, scores
+    assert set(scores["by_question_word"]) == {"who", "what"}
+    info = json.loads((qa_model.output_dir / "headstart.json").read_text())
+    assert info["task"] == "question-answering" and info["doc_stride"] == 8 and not info["version_2_with_negative"]
+    config = json.loads((qa_model.output_dir / "config.json").read_text())
+    assert config["architectures"] == ["BertForQuestionAnswering"]
+
+
+def test_predictions_are_spans_of_the_context_batched_as_alone(qa_model):
+    predictor = Predictor.load(qa_model.output_dir)
+    rows = [{"question": r["question"], "context": r["context"]} for r in qa_rows()[:12]]
+    batched = predictor.predict(rows, batch_size=32)
+    alone = [predictor.predict(r, batch_size=1)[0] for r in rows]
+    for row, a, b in zip(rows, batched, alone):
+        assert a["answer"] == b["answer"] and a["score"] == pytest.approx(b["score"], abs=1e-5)
+        assert row["context"][a["start"] : a["end"]] == a["answer"]
+
+
+def test_plain_transformers_loads_it_and_finds_the_same_answers(qa_model):
+    """transformers 5 has no question-answering pipeline: the stock model class and a brute-force
+    span search over one window must agree with headstart's answers."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(qa_model.output_dir)
+    model = AutoModelForQuestionAnswering.from_pretrained(qa_model.output_dir).eval()
+    rows = [{"question": r["question"], "context": r["context"]} for r in qa_rows()]
+    ours = Predictor.load(qa_model.output_dir).predict(rows)
+    for row, answer in zip(rows, ours):
+        enc = tokenizer(row["question"], row["context"], return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].tolist()
+        with torch.no_grad():
+            out = model(**enc)
+        context = [k for k, s in enumerate(enc.sequence_ids(0)) if s == 1]
+        start, end = out.start_logits[0], out.end_logits[0]
+        i, j = max(((i, j) for i in context for j in context if i <= j < i + 30), key=lambda p: start[p[0]] + end[p[1]])
+        assert (answer["start"], answer["end"]) == (offsets[i][0], offsets[j][1]), row
+
+
+def test_a_long_context_is_read_in_windows(qa_model):
+    predictor = Predictor.load(qa_model.output_dir)
+    filler = " ".join(["the film was great"] * 60)
+    context = f"{filler} and she said the market was fun {filler}"
+    (answer,) = predictor.predict({"question": "who said it ?", "context": context})
+    assert answer["answer"] == "she" and context[answer["start"] : answer["end"]] == "she"
+
+
+def test_bad_prediction_input_is_refused_clearly(qa_model):
+    predictor = Predictor.load(qa_model.output_dir)
+    with pytest.raises(DataError, match="input row 1: expected a question; found an empty one"):
+        predictor.predict({"question": "  ", "context": "he said it"})
+    with pytest.raises(DataError, match="expected a context column"):
+        predictor.predict({"question": "who?"})
+    with pytest.raises(DataError, match='inputs as {"question"'):
+        predictor.predict(["who said it?"])
+
+
+def test_evaluating_a_v1_model_on_unanswerable_questions_is_refused(qa_model, tmp_path):
+    from headstart import evaluate
+
+    path = tmp_path / "v2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in qa_rows(unanswerable=True)))
+    with pytest.raises(DataError, match="trained on SQuAD 1.1-style data and always answers.*6 of 48 questions"):
+        evaluate(qa_model.output_dir, path)
+
+
+def test_file_prediction_streams_rows_and_skips_empty_questions(qa_model, tmp_path):
+    from headstart.inference.batch import predict_file
+
+    rows = [{"question": r["question"], "context": r["context"], "id": r["id"]} for r in qa_rows()[:5]]
+    rows[2]["question"] = ""
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = predict_file(Predictor.load(qa_model.output_dir), tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in out] == ["q0", "q1", "q3", "q4"] and all("answer" in r for r in out)
+    assert summary.skipped == 1 and "an empty 'question'" in summary.first_errors[0]
+
+
+def test_unanswerable_questions_train_a_tuned_no_answer_threshold(tiny_model_dir, tmp_path):
+    rows = qa_rows(unanswerable=True)
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task=QA)
+    result = train(cfg, train=rows, validation=rows)
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["version_2_with_negative"] and isinstance(info["null_score_diff_threshold"], float)
+    scores = result.metrics["validation"]
+    assert scores["NoAns_total"] == 6 and scores["f1"] >= 80, scores
+    predictor = Predictor.load(result.output_dir)
+    unanswerable = [r for r in rows if not r["answers"]["text"]]
+    answers = predictor.predict([{"question": r["question"], "context": r["context"]} for r in unanswerable])
+    assert sum(a["answer"] == "" for a in answers) >= 4
+
+
+def test_v1_training_refuses_unanswerable_questions_when_told_so(tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={**QA, "version_2_with_negative": False})
+    with pytest.raises(DataError, match="answers to every training question.*6 questions without one"):
+        train(cfg, train=qa_rows(unanswerable=True))
