@@ -116,3 +116,21 @@ def test_v1_training_refuses_unanswerable_questions_when_told_so(tiny_model_dir,
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={**QA, "version_2_with_negative": False})
     with pytest.raises(DataError, match="answers to every training question.*6 questions without one"):
         train(cfg, train=qa_rows(unanswerable=True))
+
+
+def test_the_api_answers_question_objects(qa_model):
+    from fastapi.testclient import TestClient
+
+    from headstart.serving import ServeConfig, create_app
+
+    row = {"question": "who said it ?", "context": "the plot was dull and she said the market was fun"}
+    with TestClient(create_app(qa_model.output_dir, ServeConfig())) as client:
+        response = client.post("/v1/predict", json={"inputs": [row]})
+        assert response.status_code == 200, response.json()
+        assert response.json()["predictions"] == Predictor.load(qa_model.output_dir).predict([row])
+        assert client.post("/v1/predict", json={"inputs": row}).status_code == 200
+        refused = client.post("/v1/predict", json={"inputs": ["who said it ?"]})
+        assert refused.status_code == 422 and 'a {"question", "context"} object' in refused.json()["error"]["message"]
+        empty = client.post("/v1/predict", json={"inputs": [{"question": "", "context": "he"}]})
+        assert empty.status_code == 422
+        assert client.get("/v1/model").json()["version_2_with_negative"] is False

@@ -121,7 +121,7 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg")} for e in exc.errors()][:20]
-        return _error(422, "invalid_request", _validation_message(details), details)
+        return _error(422, "invalid_request", _validation_message(details, spec.input_help), details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -197,7 +197,7 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
     return app
 
 
-def _validation_message(details: list[dict[str, Any]]) -> str:
+def _validation_message(details: list[dict[str, Any]], input_help: str) -> str:
     """One readable sentence for pydantic's list of errors (a union gives one per alternative)."""
     if not details:
         return "expected a JSON body as in /docs"
@@ -206,10 +206,7 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
     if "JSON" in str(first["msg"]):
         return f"expected a JSON object; found invalid JSON ({first['msg']}); send a body as in /docs"
     if loc and loc[0] == "inputs":
-        return (
-            'expected "inputs": a text, a [text, text_pair] pair, a {"text", "text_pair"} object, or a list of '
-            f"them; found something else ({first['msg']}); see /docs"
-        )
+        return f'expected "inputs": {input_help}, or a list of them; found something else ({first["msg"]}); see /docs'
     where = ".".join(loc) or "body"
     return f"{where}: {first['msg']}; see /docs for the request schema"
 
@@ -240,13 +237,21 @@ def _check_limits(items: list[Any], cfg: ServeConfig, request: Request) -> None:
         raise ApiError(
             413, "too_many_texts", f"expected at most {cfg.max_texts} texts; found {len(items)}; split the request"
         )
-    chars = sum(len(x) if isinstance(x, str) else len(x[0]) + len(x[1]) for x in items)
+    chars = sum(_chars(x) for x in items)
     if chars > cfg.max_chars:
         raise ApiError(
             413,
             "too_much_text",
             f"expected at most {cfg.max_chars} characters in all; found {chars}; split the request",
         )
+
+
+def _chars(item: Any) -> int:
+    """Characters of text in one input, whatever its shape (a text, a pair, an object of texts)."""
+    if isinstance(item, str):
+        return len(item)
+    values = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else ()
+    return sum(_chars(v) for v in values)
 
 
 def _given_key(request: Request) -> str | None:

@@ -43,6 +43,7 @@ class EmbedResponse(BaseModel):
 
 
 class ModelResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the task's own facts (Task.serving().facts) come along
     task: str
     labels: list[str]
     is_pair: bool = False

@@ -71,6 +71,7 @@ class ServingSpec(Protocol):
     input_type: Any  # the pydantic type of one input (the request's ``inputs`` holds one or a list)
     prediction_type: Any  # the pydantic type of one prediction (the OpenAPI response schema)
     page_script: str  # JavaScript defining render(text, prediction) -> Node for the page
+    input_help: str  # one input in words, for the error a malformed request gets
 
     def inputs(self, items: list[Any], info: ModelInfo) -> list[Any]:
         """Validated request items as the Predictor takes them; raises ValueError with what is wrong."""

@@ -61,6 +61,7 @@ class TextServing:
     input_type: Any = TextInput
     prediction_type: Any = Prediction
     page_script = BARS
+    input_help = 'a text, a [text, text_pair] pair, a {"text", "text_pair"} object'
 
     def inputs(self, items: list[Any], info: Any) -> list[Any]:
         is_pair = bool(info.settings.is_pair)

@@ -47,6 +47,7 @@ class QAServing:
     input_type: Any = Question
     prediction_type: Any = Answer
     page_script = ANSWER
+    input_help = 'a {"question", "context"} object'
 
     def inputs(self, items: list[Any], info: Any) -> list[Any]:
         out = []

@@ -49,6 +49,7 @@ class TokenServing:
     input_type: Any = TextInput  # the common schema; anything but a plain text is refused in inputs()
     prediction_type: Any = list[Entity]
     page_script = ENTITIES
+    input_help = "a text"
 
     def inputs(self, items: list[Any], info: Any) -> list[Any]:
         for i, item in enumerate(items):
