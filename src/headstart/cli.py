@@ -35,6 +35,7 @@ from headstart.version import __version__
 
 logger = logging.getLogger("headstart")
 _CFG_PREFIX = "cfg:"
+_FIELD_PREFIX = "field:"  # argparse dests of the tasks' input field flags
 _OPTION_PREFIX = "option:"
 
 
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices={"on_error": ON_ERROR},
     )
     _predict_option_flags(p)
+    _input_field_flags(p)
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -166,6 +168,18 @@ def _predict_option_flags(p: argparse.ArgumentParser) -> None:
     for name, option in predict_options().items():
         flag = f"--{name.replace('_', '-')}"
         p.add_argument(flag, dest=f"{_OPTION_PREFIX}{name}", choices=option.choices, help=option.help)
+
+
+def _input_field_flags(p: argparse.ArgumentParser) -> None:
+    """A repeatable flag per named input field some task takes (QA: --question and --context)."""
+    from headstart.tasks import input_fields
+
+    for name, help_text in input_fields().items():
+        p.add_argument(f"--{name}", dest=f"{_FIELD_PREFIX}{name}", action="append", help=help_text)
+
+
+def _input_fields(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {k[len(_FIELD_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(_FIELD_PREFIX) and v}
 
 
 def _predict_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -314,10 +328,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from headstart.inference.batch import predict_file, write_records
     from headstart.inference.predictor import Predictor
 
-    if bool(args.texts) == bool(args.input):
+    fields = _input_fields(args)
+    given = [what for what, there in (("TEXT", args.texts), ("--input", args.input), ("fields", fields)) if there]
+    if len(given) != 1:
         raise ConfigError(
-            "either TEXT arguments or --input FILE",
-            found="both" if args.texts else "neither",
+            "one of: TEXT arguments, --input FILE, or a model's input fields (--question/--context)",
+            found=" and ".join(given) or "none of them",
             fix='e.g. headstart predict DIR "some text"',
         )
     predictor = Predictor.load(args.model_dir)
@@ -344,6 +360,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
+    if fields:
+        rows = _field_rows(fields)
+        out = predictor.task.file_rows(predictor.info, ReadOptions())
+        inputs = [_row_input(out, row, i) for i, row in enumerate(rows)]
+        preds = predictor.predict(inputs, batch_size=args.batch_size, all_scores=args.all_scores, **options)
+        write_records(
+            [out.merge(r, x, p) for r, x, p in zip(rows, inputs, preds)], args.output, overwrite=args.overwrite
+        )
+        return 0
     if args.text_pair and len(args.text_pair) != len(args.texts):
         raise ConfigError(
             f"one --text-pair per TEXT ({len(args.texts)})",
@@ -362,6 +387,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output:
         print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)
     return 0
+
+
+def _field_rows(fields: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Rows from repeated field flags: the first --question goes with the first --context."""
+    counts = {name: len(values) for name, values in fields.items()}
+    if len(set(counts.values())) != 1:
+        raise ConfigError(
+            "as many values of each input field",
+            found=", ".join(f"{n} --{name}" for name, n in counts.items()),
+            fix="give the fields in matching numbers (one --context per --question)",
+        )
+    return [dict(zip(fields, values)) for values in zip(*fields.values())]
+
+
+def _row_input(rows: Any, row: dict[str, str], i: int) -> Any:
+    from headstart.data.rows import RowProblem
+    from headstart.data.stream import Record
+
+    try:
+        return rows(Record(f"input {i + 1}", i + 1, row), "the command line")
+    except RowProblem as exc:
+        raise ConfigError("input fields this model reads", found=str(exc), fix="check the flags") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -171,7 +171,7 @@ def test_init_config_writes_and_refuses_to_overwrite(tmp_path, capsys):
         (["train", "--epochs", "zero"], "num_train_epochs must be a finite number"),
         (["train", "--learning_rate", "nan"], "learning_rate must be a finite number, found 'nan'"),
         (["predict", "/nonexistent-model", "hi"], "expected a saved model directory"),
-        (["predict", "/tmp"], "either TEXT arguments or --input FILE"),
+        (["predict", "/tmp"], "one of: TEXT arguments, --input FILE, or a model's input fields"),
         (["embed", "--input", "x.csv", "--output", "x.txt"], "ending in .npy"),
     ],
 )

@@ -134,3 +134,17 @@ def test_the_api_answers_question_objects(qa_model):
         empty = client.post("/v1/predict", json={"inputs": [{"question": "", "context": "he"}]})
         assert empty.status_code == 422
         assert client.get("/v1/model").json()["version_2_with_negative"] is False
+
+
+def test_the_command_line_takes_questions_and_contexts(qa_model, capsys):
+    from headstart.cli import main
+
+    row = qa_rows()[1]
+    q, c = row["question"], row["context"]
+    assert main(["predict", str(qa_model.output_dir), "--question", q, "--context", c]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {"question": q, "context": c, **Predictor.load(qa_model.output_dir).predict(row)[0]}
+    assert main(["predict", str(qa_model.output_dir), "--question", q, "--question", q, "--context", c]) == 2
+    assert "as many values of each input field; found 2 --question, 1 --context" in capsys.readouterr().err
+    assert main(["predict", str(qa_model.output_dir), "some text", "--question", q, "--context", c]) == 2
+    assert "found TEXT and fields" in capsys.readouterr().err

@@ -2,8 +2,9 @@
 
 One self-contained HTML string — inline CSS and JS, no build step, nothing fetched from elsewhere —
 so it works on a machine without internet. It asks ``/healthz`` and ``/v1/model`` what the model
-is (task, labels, pair input, whether a key is needed) and calls ``/v1/predict``; how a prediction
-is shown (bars per label, entities marked in the text) is the task's ``render`` function.
+is (task, labels, pair input, whether a key is needed) and calls ``/v1/predict``; which text boxes
+it shows, the input it sends and how a prediction is shown (bars per label, entities or an
+answer marked in the text) are the task's ``FIELDS``, ``toInput`` and ``render``.
 """
 
 TEMPLATE = """<!doctype html>
@@ -40,10 +41,10 @@ TEMPLATE = """<!doctype html>
   <label class="field" for="key">API key</label>
   <input id="key" type="password" autocomplete="off" style="width: 100%; font: inherit; padding: .3rem">
 </div>
-<label class="field" for="text">Text</label>
+<label class="field" for="text" id="text-label">Text</label>
 <textarea id="text" placeholder="Paste or type text here"></textarea>
 <div id="pair-box" class="hidden">
-  <label class="field" for="text_pair">Second text</label>
+  <label class="field" for="text_pair" id="text_pair-label">Second text</label>
   <textarea id="text_pair"></textarea>
 </div>
 <button id="go" type="button">Predict</button>
@@ -79,27 +80,35 @@ async function loadFacts() {
     model = await call("/v1/model");
     $("facts").textContent = model.task + " \\u00b7 labels: " + model.labels.join(", ")
       + (model.base_model ? " \\u00b7 base: " + model.base_model : "");
-    if (model.is_pair) $("pair-box").classList.remove("hidden");
+    showFields();
   } catch (e) {
     $("facts").textContent = health.task + (health.requires_key ? " (enter the API key)" : "");
   }
 }
 
-// render(text, prediction): the task's own view of one prediction (Task.serving().page_script)
+// The task's part (Task.serving().page_script): FIELDS, the labels of the text boxes and whether
+// the model needs the second; toInput(text, second, model), the request's input from them;
+// render(text, prediction, input), its view of one prediction.
 __RENDER__
+
+function showFields() {
+  $("text-label").textContent = FIELDS.first;
+  if (FIELDS.second) $("text_pair-label").textContent = FIELDS.second;
+  $("pair-box").classList.toggle("hidden", !FIELDS.needsSecond(model));
+}
 
 async function predict() {
   $("error").textContent = "";
   $("result").textContent = "";
   const text = $("text").value;
-  if (!text.trim()) { $("error").textContent = "Enter some text first."; return; }
+  if (!text.trim()) { $("error").textContent = "Enter the " + FIELDS.first.toLowerCase() + " first."; return; }
   if (!model) await loadFacts();
-  const input = model && model.is_pair ? [text, $("text_pair").value] : text;
+  const input = toInput(text, $("text_pair").value, model);
   $("go").disabled = true;
   try {
     const data = await call("/v1/predict", { inputs: [input], all_scores: true });
     const result = data.predictions[0];
-    $("result").appendChild(render(text, result));
+    $("result").appendChild(render(text, result, input));
     $("result").dataset.done = "1";
   } catch (e) {
     $("error").textContent = e.message;
@@ -110,6 +119,7 @@ async function predict() {
 
 $("go").addEventListener("click", predict);
 $("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) predict(); });
+showFields();
 loadFacts().catch((e) => { $("error").textContent = e.message; });
 </script>
 </body>
@@ -118,5 +128,5 @@ loadFacts().catch((e) => { $("error").textContent = e.message; });
 
 
 def page(render_script: str) -> str:
-    """The page with the task's ``render(text, prediction)`` JavaScript function in it."""
+    """The page with the task's JavaScript in it (``FIELDS``, ``toInput``, ``render``)."""
     return TEMPLATE.replace("__RENDER__", render_script.strip())

@@ -78,4 +78,12 @@ def predict_options() -> dict[str, PredictOption]:
     return out
 
 
-__all__ = ["TASKS", "Task", "get_task", "predict_options", "read_model_info", "register", "unregister"]
+def input_fields() -> dict[str, str]:
+    """Every task's named input fields (the CLI's predict flags such as --question)."""
+    out: dict[str, str] = {}
+    for task in TASKS.values():
+        out.update(getattr(task, "input_fields", {}))  # a task written before the hook has none
+    return out
+
+
+__all__ = ["TASKS", "Task", "get_task", "input_fields", "predict_options", "read_model_info", "register", "unregister"]

@@ -100,6 +100,7 @@ class Task(Protocol):
     config_type: ClassVar[type]  # the dataclass of its keys of the run config's task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]]  # task section -> problems found
     predict_options: ClassVar[dict[str, PredictOption]]  # predict() keywords of this task (CLI flags too)
+    input_fields: ClassVar[dict[str, str]]  # named input fields `headstart predict` takes as flags: name -> help
 
     # -- data -----------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from browser_support import Browser, find_chromium
-from headstart import train
+from headstart import Predictor, train
 from server_support import KEY, Server
-from tests_support import SENTIMENT, ner_rows, tiny_run_config
+from tests_support import SENTIMENT, ner_rows, qa_rows, tiny_run_config
 
 CHROMIUM, WHY = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=WHY)
@@ -90,5 +90,36 @@ def test_ner_page_highlights_entities(browser, tmp_path_factory, tiny_model_dir,
         png = browser.screenshot(tmp_path / "page-ner.png")
         _keep(tmp_path / "page-ner.png")
         assert _painted(png, (0xFF, 0xE5, 0x8F)) > 200, "entities are highlighted"
+    finally:
+        server.stop()
+
+
+def test_qa_page_takes_a_question_and_a_context_and_marks_the_answer(
+    browser, tmp_path_factory, tiny_model_dir, tmp_path
+):
+    task = {"type": "question-answering", "doc_stride": 8}
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("page") / "qa", task=task)
+    model = train(cfg, train=qa_rows(), validation=qa_rows()).output_dir
+    server = Server(model)
+    try:
+        browser.open(server.url + "/")
+        browser.wait_for("document.getElementById('facts').textContent.includes('question-answering')")
+        labels = browser.js(
+            "[document.getElementById('text-label').textContent,"
+            " document.getElementById('text_pair-label').textContent]"
+        )
+        assert labels == ["Question", "Context"]
+        assert not browser.js("document.getElementById('pair-box').classList.contains('hidden')")
+        row = qa_rows()[1]
+        want = Predictor.load(model).predict(row)[0]["answer"]
+        browser.type_into("text", row["question"])
+        browser.type_into("text_pair", row["context"])
+        browser.click("go")
+        browser.wait_for("document.getElementById('result').dataset.done === '1'")
+        assert browser.js("[...document.querySelectorAll('mark')].map(m => m.textContent)") == [want] != [""]
+        assert browser.js("document.querySelector('.answer').textContent") == row["context"]
+        png = browser.screenshot(tmp_path / "page-qa.png")
+        _keep(tmp_path / "page-qa.png")
+        assert _painted(png, (0xFF, 0xE5, 0x8F)) > 50, "the answer is highlighted"
     finally:
         server.stop()

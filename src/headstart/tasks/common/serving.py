@@ -26,7 +26,15 @@ class Prediction(BaseModel):
     scores: dict[str, float] | None = None
 
 
-BARS = """
+# The page's text boxes for text inputs: one text, or a pair for a pair model.
+TEXT_FIELDS = """
+const FIELDS = { first: "Text", second: "Second text", needsSecond: (model) => Boolean(model && model.is_pair) };
+function toInput(text, second, model) { return FIELDS.needsSecond(model) ? [text, second] : text; }
+"""
+
+BARS = (
+    TEXT_FIELDS
+    + """
 function render(text, prediction) {
   const box = document.createElement("div");
   const scores = prediction.scores || { [prediction.label]: prediction.score };
@@ -53,6 +61,7 @@ function render(text, prediction) {
   return box;
 }
 """
+)
 
 
 class TextServing:

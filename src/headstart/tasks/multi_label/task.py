@@ -78,6 +78,7 @@ class MultiLabelClassification:
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
+    input_fields: ClassVar[dict[str, str]] = {}  # texts come as the command's TEXT arguments
 
     # -- data -----------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:

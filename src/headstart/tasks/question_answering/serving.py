@@ -24,14 +24,17 @@ class Answer(BaseModel):
 
 
 ANSWER = """
-function render(text, prediction) {
+const FIELDS = { first: "Question", second: "Context", needsSecond: () => true };
+function toInput(question, context) { return { question: question, context: context }; }
+
+function render(text, prediction, input) {
   const box = document.createElement("div");
-  box.className = "answer";
-  if (prediction.start === null) {
+  box.className = "entities answer";
+  if (prediction.start === null || prediction.start === undefined) {
     box.textContent = "(no answer in the context)";
     return box;
   }
-  const context = text.context || text;
+  const context = input.context;
   box.appendChild(document.createTextNode(context.slice(0, prediction.start)));
   const mark = document.createElement("mark");
   mark.title = (100 * prediction.score).toFixed(1) + "%";

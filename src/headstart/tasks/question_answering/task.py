@@ -59,6 +59,10 @@ class QuestionAnswering:
     config_type: ClassVar[type] = Config
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
+    input_fields: ClassVar[dict[str, str]] = {
+        "question": "QA: a question to answer (one per --context)",
+        "context": "QA: the text holding its answer (one per --question)",
+    }
 
     def __init__(self) -> None:
         self.version_2 = False

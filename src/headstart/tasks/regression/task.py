@@ -69,6 +69,7 @@ class Regression:
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
+    input_fields: ClassVar[dict[str, str]] = {}  # texts come as the command's TEXT arguments
 
     def __init__(self) -> None:
         self.scale: tuple[float, float] = (0.0, 1.0)  # the training targets' mean and standard deviation

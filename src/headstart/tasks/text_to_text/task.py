@@ -39,6 +39,7 @@ class TextToText:
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
     predict_options: ClassVar[dict[str, PredictOption]] = {}
+    input_fields: ClassVar[dict[str, str]] = {}  # texts come as the command's TEXT arguments
 
     def __init__(self) -> None:
         self.classification = TextClassification()  # data, scores and predictions are its own

@@ -21,6 +21,9 @@ class Entity(BaseModel):
 
 
 ENTITIES = """
+const FIELDS = { first: "Text", second: null, needsSecond: () => false };
+function toInput(text) { return text; }
+
 function render(text, entities) {
   const box = document.createElement("div");
   box.className = "entities";

@@ -69,6 +69,7 @@ class TokenClassification:
             DECODERS, "NER softmax models: override the saved decoding (argmax = what transformers.pipeline does)"
         )
     }
+    input_fields: ClassVar[dict[str, str]] = {}  # texts come as the command's TEXT arguments
 
     # -- data ---------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
