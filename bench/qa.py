@@ -266,7 +266,7 @@ def run_headstart(args: argparse.Namespace, train_file: Path, dev_file: Path, de
     validation = result.metrics["validation"]
     info = json.loads((out / "headstart.json").read_text())
     return {
-        "train_seconds": result.train_seconds,
+        "train_seconds": round(result.train_seconds, 1),
         **score(dev_rows, predicted),
         "headstart_exact_match": round(validation["exact_match"], 2),
         "headstart_f1": round(validation["f1"], 2),
