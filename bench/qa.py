@@ -301,7 +301,7 @@ def table(results: dict[str, Any]) -> str:
         "| recipe | " + " | ".join(keys) + " |",
         "|---|" + "---|" * len(keys),
     ]
-    for recipe, row in results["recipes"].items():
+    for recipe, row in results["workloads"]["squad-v1.1"].items():
         lines.append(f"| {recipe} | " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
     return "\n".join(lines)
 
@@ -345,7 +345,7 @@ def main() -> None:
         "train_questions": len(flat(train_data)),
         "dev_questions": len(flat(dev_data)),
         "settings": settings,
-        "recipes": {},
+        "workloads": {"squad-v1.1": {}},  # the shape the docs' benchmark tables read
     }
     passed = [
         f"--{k.replace('_', '-')}={v}"
@@ -364,7 +364,8 @@ def main() -> None:
             sys.exit(f"{recipe} failed: see {work / f'{recipe}.log'}")
         row = json.loads(out.read_text())
         row["process_seconds"] = round(time.perf_counter() - started, 1)
-        results["recipes"][recipe] = row
+        row["score"] = row["f1"]  # the column the benchmarks page shows for every workload
+        results["workloads"]["squad-v1.1"][recipe] = row
         print(recipe, row, file=sys.stderr, flush=True)
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
-"""Question answering end to end on a tiny BERT: train, score, save, load, predict, pipeline, files."""
+"""Question answering end to end on a tiny BERT: train, score, save, load, predict, files, API, CLI, ONNX."""
 
 import json
 
+import numpy as np
 import pytest
 
 from headstart import Predictor, train
@@ -148,3 +149,28 @@ def test_the_command_line_takes_questions_and_contexts(qa_model, capsys):
     assert "as many values of each input field; found 2 --question, 1 --context" in capsys.readouterr().err
     assert main(["predict", str(qa_model.output_dir), "some text", "--question", q, "--context", c]) == 2
     assert "found TEXT and fields" in capsys.readouterr().err
+
+
+def test_a_context_of_a_million_characters_is_answered_from_its_windows(qa_model):
+    predictor = Predictor.load(qa_model.output_dir)
+    context = "the film was great " * 52_632 + "and she said the market was fun"
+    assert len(context) > 1_000_000
+    (answer,) = predictor.predict({"question": "who said it ?", "context": context}, batch_size=256)
+    assert answer["answer"] and context[answer["start"] : answer["end"]] == answer["answer"]
+
+
+def test_onnx_export_gives_the_same_answers_and_int8_the_same_spans(qa_model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from headstart.inference.onnx_export import export_onnx
+
+    rows = [{"question": r["question"], "context": r["context"]} for r in qa_rows()]
+    want = Predictor.load(qa_model.output_dir).predict(rows)
+    report = export_onnx(qa_model.output_dir, tmp_path / "onnx")
+    assert report.parity["fp32_max_abs_diff"] <= report.parity["tolerance"]
+    got = Predictor.load(tmp_path / "onnx").predict(rows)
+    assert [(a["answer"], a["start"]) for a in got] == [(a["answer"], a["start"]) for a in want]
+    assert np.allclose([a["score"] for a in got], [a["score"] for a in want], atol=1e-4)
+    int8 = export_onnx(qa_model.output_dir, tmp_path / "int8", quantize="int8")
+    assert 0 <= int8.parity["int8_same_label"] <= 1
+    for row, answer in zip(rows, Predictor.load(tmp_path / "int8").predict(rows)):
+        assert row["context"][answer["start"] : answer["end"]] == answer["answer"]

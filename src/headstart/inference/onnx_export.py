@@ -106,7 +106,15 @@ class _Graph(torch.nn.Module):
             hidden = self.model.encoder(**batch).last_hidden_state  # [B, T, H]
             return self.model.classifier(hidden), hidden  # eval: dropout is the identity
         out = self.model(**batch, output_hidden_states=True)
-        return out.logits, out.hidden_states[-1]
+        return graph_logits(out), out.hidden_states[-1]
+
+
+def graph_logits(out: Any) -> torch.Tensor:
+    """A model's logits as the graph's one ``logits`` output; a span head's start and end logits
+    (question answering) side by side as ``[batch, tokens, 2]``."""
+    if getattr(out, "start_logits", None) is not None:
+        return torch.stack([out.start_logits, out.end_logits], dim=-1)
+    return out.logits
 
 
 def export_onnx(
@@ -190,6 +198,7 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
     feed = {k: probe[k].numpy().astype(np.int64) for k in names}
     with torch.no_grad():
         expected, hidden = (t.numpy() for t in graph(*example))
+        spans = getattr(model(**{k: probe[k] for k in names}), "start_logits", None) is not None
     raw = stage / "model.onnx"
     exporter = _trace(graph, example, names, raw, predictor.info.max_length)
     diff = float(np.abs(_session_logits(raw, feed) - expected).max())
@@ -213,7 +222,11 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
         raw.unlink()
         int8 = _session_logits(stage / file, feed)
         mask = probe["attention_mask"].numpy().astype(bool)
-        same = (int8.argmax(-1) == expected.argmax(-1))[mask if int8.ndim == 3 else slice(None)]
+        if spans:  # the same start and end token, not the same class
+            masked = np.where(mask[..., None], int8, -np.inf), np.where(mask[..., None], expected, -np.inf)
+            same = masked[0].argmax(1) == masked[1].argmax(1)  # [B, 2]
+        else:
+            same = (int8.argmax(-1) == expected.argmax(-1))[mask if int8.ndim == 3 else slice(None)]
         parity.update(
             {"int8_max_abs_diff": float(np.abs(int8 - expected).max()), "int8_same_label": float(same.mean())}
         )
@@ -233,6 +246,7 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
         "int8": quantized,
         "inputs": names,
         "crf": getattr(model, "crf", None) is not None,
+        "span_logits": spans,  # logits [B, T, 2]: start and end
         "hidden_size": int(hidden.shape[-1]),
         "exported_from": str(source),
         "parity": parity,

@@ -3,7 +3,8 @@
 ``Predictor.load(DIR)`` picks it when ``headstart.json`` says ``"runtime": "onnx"``, so the ONNX
 model gets the same batching, the same input-order guarantees, the same NER windowing and tag
 decoding as the PyTorch one — nothing about predicting is written twice. It is called with the
-tokenizer's tensors and answers with ``.logits`` (and, for a CRF tagger, ``.decoded``: the graph
+tokenizer's tensors and answers with ``.logits`` (``.start_logits`` and ``.end_logits`` for a span
+head, whose graph puts them side by side; for a CRF tagger, ``.decoded``: the graph
 holds only the emissions; Viterbi with the learned transitions runs here, in the same
 ``decode_words`` the PyTorch tagger uses). Its ``base_model`` gives the encoder's last hidden
 states, so embeddings work from an export too.
@@ -57,6 +58,7 @@ class OnnxModel:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.config = SimpleNamespace(hidden_size=int(meta.get("hidden_size", 0)))
         self.crf = _load_crf(Path(path), info) if meta.get("crf") else None
+        self.span_logits = bool(meta.get("span_logits"))  # start and end logits as one [B, T, 2] output
 
     # the parts of the torch.nn.Module surface a Predictor uses
     def eval(self) -> OnnxModel:
@@ -85,6 +87,8 @@ class OnnxModel:
             from headstart.modeling.crf_tagger import decode_words
 
             decoded = decode_words(self.crf, logits, torch.as_tensor(word_mask).bool())
+        if self.span_logits:
+            return SimpleNamespace(logits=logits, start_logits=logits[..., 0], end_logits=logits[..., 1], decoded=None)
         return SimpleNamespace(logits=logits, decoded=decoded)
 
     __call__ = forward

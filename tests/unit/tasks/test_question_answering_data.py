@@ -117,3 +117,10 @@ def test_the_official_dev_file_reads_without_repairs():
 
     ex = read_qa(SHARED_DATA / "squad" / "dev-v1.1.json", ReadOptions())
     assert len(ex) == 10570 and sum(len(a) for a in ex.answers) == 34726 and not ex.repairs
+
+
+def test_a_start_that_nothing_can_check_is_flagged_not_repaired():
+    row = {"question": "Who?", "context": CONTEXT, "answers": {"text": ["Broncos"], "answer_start": [47]}}
+    ex = qa_from_rows([row, {**row, "answers": {"text": ["Carolina"], "answer_start": [24]}}])
+    assert ex.answers[0] == [Answer("Broncos", 47)] and not ex.repairs
+    assert ex.ambiguous == ["input row 1"], "'Broncos' is in the context twice; 'Carolina' once"

@@ -65,6 +65,9 @@ class QAExamples:
     locations: list[str] = field(default_factory=list)
     source: str = "data"
     repairs: list[Repair] = field(default_factory=list)
+    # where an answer_start points at its text but the text occurs more than once in the context:
+    # the start decides which occurrence is meant, and nothing can check it
+    ambiguous: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.locations:
@@ -89,6 +92,7 @@ class QAExamples:
 
     def subset(self, indices: Sequence[int]) -> QAExamples:
         pick = list(indices)
+        kept = {self.locations[i] for i in pick}
         return replace(
             self,
             questions=[self.questions[i] for i in pick],
@@ -96,7 +100,8 @@ class QAExamples:
             answers=None if self.answers is None else [self.answers[i] for i in pick],
             ids=[self.ids[i] for i in pick],
             locations=[self.locations[i] for i in pick],
-            repairs=[r for r in self.repairs if r.location in {self.locations[i] for i in pick}],
+            repairs=[r for r in self.repairs if r.location in kept],
+            ambiguous=[where for where in self.ambiguous if where in kept],
         )
 
 
@@ -131,7 +136,7 @@ def qa_from_rows(
     for row, where in zip(rows, locations):
         question = _text(row.get(question_key), question_key, where)
         context = _text(row.get(context_key), context_key, where)
-        answers = _answers(row, context, where, out.repairs) if labeled else None
+        answers = _answers(row, context, where, out.repairs, out.ambiguous) if labeled else None
         _add(out, str(row.get("id", len(out.questions))), question, context, answers, where)
     return out
 
@@ -153,7 +158,7 @@ def _from_articles(table: Table) -> QAExamples:
                 here = f"{where} question {k + 1}"
                 if not isinstance(qa, dict):
                     raise DataError('a question {"id", "question", "answers"}', found=repr(qa)[:80], file=here)
-                answers = _answers(qa, context, here, out.repairs)
+                answers = _answers(qa, context, here, out.repairs, out.ambiguous)
                 question = _text(qa.get("question"), "question", here)
                 _add(out, str(qa.get("id", len(out.questions))), question, context, answers, here)
     if not out.questions:
@@ -186,7 +191,9 @@ def _text(value: Any, key: str, where: str) -> str:
     return value
 
 
-def _answers(row: dict[str, Any], context: str, where: str, repairs: list[Repair]) -> list[Answer]:
+def _answers(
+    row: dict[str, Any], context: str, where: str, repairs: list[Repair], ambiguous: list[str]
+) -> list[Answer]:
     """The answers of one question, each checked against its context (and repaired when it can be)."""
     if row.get("is_impossible") in (True, "true", "True", 1):
         return []
@@ -215,16 +222,18 @@ def _answers(row: dict[str, Any], context: str, where: str, repairs: list[Repair
             fix="fix the answers",
             file=where,
         )
-    return [_locate(text, start, context, where, repairs) for text, start in pairs]
+    return [_locate(text, start, context, where, repairs, ambiguous) for text, start in pairs]
 
 
-def _locate(text: Any, start: Any, context: str, where: str, repairs: list[Repair]) -> Answer:
+def _locate(text: Any, start: Any, context: str, where: str, repairs: list[Repair], ambiguous: list[str]) -> Answer:
     if not isinstance(text, str) or not text.strip():
         raise DataError(
             "an answer text", found=repr(text)[:80], fix="fill it in, or leave the answers empty", file=where
         )
     given = _offset(start, where)
     if given is not None and context[given : given + len(text)] == text:
+        if context.find(text, context.find(text) + 1) != -1 and (not ambiguous or ambiguous[-1] != where):
+            ambiguous.append(where)
         return Answer(text, given)
     found = _occurrences(context, text)
     if not found:

@@ -272,7 +272,7 @@ class QuestionAnswering:
         )
 
     def export_refusal(self, info: Any) -> str | None:
-        return "ONNX export of question-answering models is not supported yet: use the saved directory"
+        return None
 
     def probe_batch(self, tokenizer: Any, info: Any, probe: list[str]) -> Any:
         questions = ["What is this about?"] * len(probe)
@@ -326,10 +326,18 @@ def split_by_context(examples: QAExamples, fraction: float, seed: int) -> tuple[
 
 
 def _repair_notes(split: str, examples: QAExamples) -> list[str]:
-    if not examples.repairs:
-        return []
-    shown = "; ".join(r.line() for r in examples.repairs[:3])
-    return [
-        f"{split}: {len(examples.repairs)} answer_start values did not point at their answer and were moved "
-        f"to where the text is (e.g. {shown})"
-    ]
+    """What the answer checks found: starts moved to their text, and starts nothing can check."""
+    notes = []
+    if examples.repairs:
+        shown = "; ".join(r.line() for r in examples.repairs[:3])
+        notes.append(
+            f"{split}: {len(examples.repairs)} answer_start values did not point at their answer and were moved "
+            f"to the nearest occurrence of its text (e.g. {shown})"
+        )
+    if examples.ambiguous:
+        notes.append(
+            f"{split}: {len(examples.ambiguous)} answers occur more than once in their context, so answer_start "
+            f"alone says which is meant; check a few if the file's starts may be wrong "
+            f"(e.g. {', '.join(examples.ambiguous[:3])})"
+        )
+    return notes
