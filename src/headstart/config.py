@@ -34,6 +34,9 @@ from headstart.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
+DEFAULT_MAX_LENGTH = 256  # model.max_length of the text tasks and of embeddings
+
+
 def _f(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
     """A dataclass field with help text, optional extra CLI flag names and allowed values."""
     meta = {"help": help, "flags": flags, "choices": choices}
@@ -52,8 +55,10 @@ class ModelConfig:
         "(BERT family, GPT family decoders, T5).",
         flags=("--model", "-m"),
     )
-    max_length: int = _f(
-        256, "Longest input in tokens; longer inputs are cut or windowed (task.long_documents) and counted."
+    max_length: int | None = _f(
+        None,
+        "Longest input in tokens; longer inputs are cut or windowed (task.long_documents) and counted. Null: the "
+        f"task's default ({DEFAULT_MAX_LENGTH}; question answering 384, as HF's run_qa).",
     )
     pooling: str | None = _f(
         None,
@@ -405,11 +410,12 @@ class RunConfig:
                     allowed = ", ".join(str(c) for c in choices if c is not None)
                     out.append(f"{section}.{f.name} must be one of {allowed}, found {value!r}")
         positive = {
-            "model.max_length": self.model.max_length,
             "train.per_device_train_batch_size": self.train.per_device_train_batch_size,
             "train.per_device_eval_batch_size": self.train.per_device_eval_batch_size,
             "train.gradient_accumulation_steps": self.train.gradient_accumulation_steps,
         }
+        if self.model.max_length is not None:
+            positive["model.max_length"] = self.model.max_length
         for key in ("max_tokens_per_batch", "eval_accumulation_steps"):
             if getattr(self.train, key) is not None:
                 positive[f"train.{key}"] = getattr(self.train, key)

@@ -141,3 +141,16 @@ def test_speed_settings_have_their_own_section_and_the_old_keys_still_load(caplo
     assert (cfg.speed.dropout_implementation, cfg.speed.release_memory_steps) == ("torch", 4)
     with pytest.raises(ConfigError, match="speed.pad_to_multiple_of must be > 0, found 0"):
         apply_overrides(cfg, ["speed.pad_to_multiple_of=0"])
+
+
+def test_max_length_left_null_is_the_tasks_default():
+    from headstart.tasks import get_task
+    from headstart.training.run import with_task_defaults
+
+    cfg = RunConfig()
+    assert cfg.model.max_length is None
+    assert with_task_defaults(cfg, get_task("text-classification")).model.max_length == 256
+    assert with_task_defaults(cfg, get_task("question-answering")).model.max_length == 384
+    assert cfg.model.max_length is None, "the caller's config is not changed"
+    apply_overrides(cfg, ["model.max_length=128"])
+    assert with_task_defaults(cfg, get_task("question-answering")).model.max_length == 128

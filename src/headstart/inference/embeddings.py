@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.config import ModelConfig
+from headstart.config import DEFAULT_MAX_LENGTH, ModelConfig
 from headstart.data.encoding import encode_texts
 from headstart.errors import ConfigError, HeadstartError
 from headstart.modeling.backbones import encoder_from_pretrained, load_tokenizer
 from headstart.modeling.pooling import POOLINGS, pool
 from headstart.models import load_error, resolve_model
 
-DEFAULTS = ModelConfig()  # the backbone and max_length every other command defaults to
+DEFAULTS = ModelConfig()  # the backbone every other command defaults to
 
 
 @dataclass
@@ -38,7 +38,7 @@ class TokenStates:
 
 class Embedder:
     def __init__(
-        self, model: str = DEFAULTS.name, *, max_length: int = DEFAULTS.max_length, device: str | None = None
+        self, model: str = DEFAULTS.name, *, max_length: int = DEFAULT_MAX_LENGTH, device: str | None = None
     ) -> None:
         """A backbone's encoder, for sentence vectors.
 
@@ -60,7 +60,7 @@ class Embedder:
         self.max_length = max_length
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = DEFAULTS.max_length) -> Embedder:
+    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = DEFAULT_MAX_LENGTH) -> Embedder:
         """The encoder inside a loaded task model (a Predictor's), sharing its weights: no second copy.
 
         ``base_model`` is the backbone of every transformers head; a head model that is its own
@@ -129,7 +129,7 @@ def embed(
     *,
     pooling: str = "mean",
     normalize: bool = False,
-    max_length: int = 256,
+    max_length: int = DEFAULT_MAX_LENGTH,
     batch_size: int = 32,
 ) -> np.ndarray:
     """Sentence vectors for ``texts`` in one call: ``embed(["hi"], model="bert-tiny").shape == (1, 128)``."""

@@ -96,6 +96,7 @@ class Task(Protocol):
     pipeline_task: ClassVar[str]  # the transformers.pipeline task that loads a saved model
     long_inputs: ClassVar[str]  # what happens past max_length: "truncated" or "windowed"
     pre_split: ClassVar[bool]  # inputs are words already split (the tokenizer needs to know)
+    max_length: ClassVar[int]  # model.max_length where the config leaves it null
     settings_type: ClassVar[type]  # the dataclass of the task's own headstart.json fields
     config_type: ClassVar[type]  # the dataclass of its keys of the run config's task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]]  # task section -> problems found

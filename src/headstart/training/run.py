@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -65,6 +66,7 @@ def train(
     with in-memory data (DataFrames, lists of dicts, dicts of columns)."""
     cfg = _as_config(config)
     task = get_task(cfg.task.type)
+    cfg = with_task_defaults(cfg, task)
     check_trackers(cfg.train.report_to)  # a missing tracker package fails now, not after data loading
     out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir)
     set_seed(cfg.train.seed)
@@ -155,6 +157,7 @@ def check(
     """The data checks ``train`` runs before training, without training (only the tokenizer loads)."""
     cfg = _as_config(config)
     task = get_task(cfg.task.type)
+    cfg = with_task_defaults(cfg, task)
     bundle = task.load_data(cfg, train, validation, test)
     model_path = resolve_model(cfg.model.name)
     try:
@@ -163,6 +166,13 @@ def check(
         raise load_error(cfg.model.name, exc) from None
     _, summary = _encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
     return _check_data(task, bundle, summary, cfg)
+
+
+def with_task_defaults(cfg: RunConfig, task: Task) -> RunConfig:
+    """The config with what it leaves to the task filled in (``model.max_length``); the caller's is unchanged."""
+    if cfg.model.max_length is not None:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, max_length=task.max_length))
 
 
 def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:

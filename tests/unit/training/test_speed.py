@@ -83,8 +83,8 @@ def test_padding_multiple_is_off_where_max_length_is_not_a_multiple():
     from headstart.training.run import _pad_multiple
 
     cfg = RunConfig()
-    cfg.speed.pad_to_multiple_of = 8
-    assert _pad_multiple(cfg) == 8  # max_length 256
+    cfg.model.max_length, cfg.speed.pad_to_multiple_of = 256, 8  # train() fills max_length in from the task
+    assert _pad_multiple(cfg) == 8
     cfg.model.max_length = 100  # 104 could reach past a 100-position model
     assert _pad_multiple(cfg) is None
     assert _pad_multiple(cfg, "cpu", True) is None  # the automatic 8 too
@@ -96,6 +96,7 @@ def test_padding_multiple_follows_the_precision_unless_set():
     from headstart.training.run import _pad_multiple
 
     cfg = RunConfig()
+    cfg.model.max_length = 256  # train() fills it in from the task
     assert cfg.speed.pad_to_multiple_of is None  # auto
     assert _pad_multiple(cfg, "cpu", True) == 8  # bf16: oneDNN's primitive cache (AMX Xeon)
     assert _pad_multiple(cfg, "cpu", False) is None  # fp32: only padding (AVX2 EPYC)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-from headstart.config import RunConfig
+from headstart.config import DEFAULT_MAX_LENGTH, RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples, check_known_labels
 from headstart.data.labels import LabelSet, MultiLabels
@@ -74,6 +74,7 @@ class MultiLabelClassification:
     long_inputs: ClassVar[str] = "truncated"
     pipeline_task: ClassVar[str] = "text-classification"
     pre_split: ClassVar[bool] = False
+    max_length: ClassVar[int] = DEFAULT_MAX_LENGTH
     settings_type: ClassVar[type] = Settings
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS

@@ -55,6 +55,7 @@ class QuestionAnswering:
     pipeline_task: ClassVar[str] = "question-answering"
     long_inputs: ClassVar[str] = "windowed"
     pre_split: ClassVar[bool] = False
+    max_length: ClassVar[int] = 384  # HF run_qa's max_seq_length: most SQuAD contexts fit one window
     settings_type: ClassVar[type] = Settings
     config_type: ClassVar[type] = Config
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
-from headstart.config import RunConfig
+from headstart.config import DEFAULT_MAX_LENGTH, RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle, Examples
 from headstart.data.labels import LabelSet
@@ -35,6 +35,7 @@ class TextToText:
     long_inputs: ClassVar[str] = "truncated"
     pipeline_task: ClassVar[str] = "text2text-generation"
     pre_split: ClassVar[bool] = False
+    max_length: ClassVar[int] = DEFAULT_MAX_LENGTH
     settings_type: ClassVar[type] = Settings
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS

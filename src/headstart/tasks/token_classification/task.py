@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForTokenClassification
 
-from headstart.config import RunConfig
+from headstart.config import DEFAULT_MAX_LENGTH, RunConfig
 from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
@@ -61,6 +61,7 @@ class TokenClassification:
     long_inputs: ClassVar[str] = "windowed"
     pipeline_task: ClassVar[str] = "token-classification"
     pre_split: ClassVar[bool] = True
+    max_length: ClassVar[int] = DEFAULT_MAX_LENGTH
     settings_type: ClassVar[type] = Settings
     config_type: ClassVar[type] = Config  # its keys of the task section
     config_checks: ClassVar[tuple[Callable[[Any], list[str]], ...]] = CHECKS
