@@ -27,6 +27,8 @@ def test_training_learns_the_spans_and_saves_a_stock_qa_model(qa_model):
     assert info["task"] == "question-answering" and info["doc_stride"] == 8 and not info["version_2_with_negative"]
     config = json.loads((qa_model.output_dir / "config.json").read_text())
     assert config["architectures"] == ["BertForQuestionAnswering"]
+    report = (qa_model.output_dir / "report.html").read_text()
+    assert "<th>exact_match</th>" in report and "Scores by question word (validation)" in report
 
 
 def test_predictions_are_spans_of_the_context_batched_as_alone(qa_model):

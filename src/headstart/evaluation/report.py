@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 REPORT_FILE = "report.html"
-SCALARS = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy"]
+SCALARS = ["accuracy", "exact_match", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy"]
 
 
 def write_report(
@@ -203,6 +203,12 @@ def _page(
             ]
             parts.append(f"<h2>Per {what} ({_e(split)})</h2>")
             parts.append(_table([what, "precision", "recall", "f1", "support"], rows))
+        for key, groups in scores.items():  # a task's breakdowns: by_<what> -> {group: {score: value}}
+            if key.startswith("by_") and isinstance(groups, dict) and groups:
+                columns = list(next(iter(groups.values())))
+                parts.append(f"<h2>Scores {_e(key.replace('_', ' '))} ({_e(split)})</h2>")
+                rows = [[name] + [_fmt(values.get(c, "")) for c in columns] for name, values in groups.items()]
+                parts.append(_table([key.removeprefix("by_").replace("_", " "), *columns], rows))
         mistakes = scores.get("mistakes")
         if mistakes:
             parts.append(f"<h2>Most confident mistakes ({_e(split)})</h2>")
