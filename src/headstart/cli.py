@@ -361,6 +361,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
         return 0
     if fields:
+        _check_fields(fields, predictor)
         rows = _field_rows(fields)
         out = predictor.task.file_rows(predictor.info, ReadOptions())
         inputs = [_row_input(out, row, i) for i, row in enumerate(rows)]
@@ -387,6 +388,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output:
         print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)
     return 0
+
+
+def _check_fields(fields: dict[str, list[str]], predictor: Any) -> None:
+    """Refuse an input field flag the loaded model's task does not read (as Predictor refuses options)."""
+    from headstart.tasks import TASKS
+
+    wanted = getattr(predictor.task, "input_fields", {})
+    for name in fields:
+        if name not in wanted:
+            takers = [task.name for task in TASKS.values() if name in getattr(task, "input_fields", {})]
+            raise ConfigError(
+                f"--{name} only for a {' or '.join(takers)} model",
+                found=f"a {predictor.info.task} model",
+                fix=f"leave --{name} out" + ("" if wanted else "; give its texts as TEXT arguments"),
+            )
+    missing = sorted(set(wanted) - set(fields))
+    if missing:
+        raise ConfigError(
+            f"every input field of a {predictor.info.task} model ({', '.join('--' + n for n in wanted)})",
+            found=f"no {', '.join('--' + n for n in missing)}",
+            fix="give them in matching numbers",
+        )
 
 
 def _field_rows(fields: dict[str, list[str]]) -> list[dict[str, str]]:

@@ -58,7 +58,7 @@ class ModelConfig:
     max_length: int | None = _f(
         None,
         "Longest input in tokens; longer inputs are cut or windowed (task.long_documents) and counted. Null: the "
-        f"task's default ({DEFAULT_MAX_LENGTH}; question answering 384, as HF's run_qa).",
+        f"task's own default ({DEFAULT_MAX_LENGTH} for the text tasks; each task's guide gives its own).",
     )
     pooling: str | None = _f(
         None,

@@ -151,6 +151,12 @@ def test_the_command_line_takes_questions_and_contexts(qa_model, capsys):
     assert "as many values of each input field; found 2 --question, 1 --context" in capsys.readouterr().err
     assert main(["predict", str(qa_model.output_dir), "some text", "--question", q, "--context", c]) == 2
     assert "found TEXT and fields" in capsys.readouterr().err
+    assert main(["predict", str(qa_model.output_dir), "--question", q]) == 2
+    assert "found no --context" in capsys.readouterr().err
+    classifier = "tests/assets/saved_v1/text-classification"
+    assert main(["predict", classifier, "--question", q, "--context", c]) == 2
+    err = capsys.readouterr().err
+    assert "--question only for a question-answering model; found a text-classification model" in err
 
 
 def test_a_context_of_a_million_characters_is_answered_from_its_windows(qa_model):
@@ -176,3 +182,11 @@ def test_onnx_export_gives_the_same_answers_and_int8_the_same_spans(qa_model, tm
     assert 0 <= int8.parity["int8_same_label"] <= 1
     for row, answer in zip(rows, Predictor.load(tmp_path / "int8").predict(rows)):
         assert row["context"][answer["start"] : answer["end"]] == answer["answer"]
+
+
+def test_class_weights_are_refused_for_spans(tiny_model_dir, tmp_path):
+    from headstart.errors import ConfigError
+
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={**QA, "class_weights": "auto"})
+    with pytest.raises(ConfigError, match="no task.class_weights for question answering.*remove task.class_weights"):
+        train(cfg, train=qa_rows())

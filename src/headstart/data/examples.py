@@ -22,7 +22,7 @@ from headstart.config import DataConfig
 from headstart.data.columns import ColumnSpec, detect_columns
 from headstart.data.labels import SINGLE, LabelKind, LabelSet
 from headstart.data.options import ReadOptions
-from headstart.data.readers import Table, read_hf_dataset, read_table, table_from_frame
+from headstart.data.readers import Table, hf_split_table, read_table, table_from_frame
 from headstart.errors import DataError, LabelError
 
 logger = logging.getLogger(__name__)
@@ -266,17 +266,8 @@ def _load_split(
         return load_examples(given, options, **kwargs)
     if path is not None:
         return load_examples(path, options, **kwargs)
-    if cfg.dataset_name and hf_split:
-        try:
-            table = read_hf_dataset(cfg.dataset_name, cfg.dataset_config_name, hf_split)
-        except DataError:
-            if hf_split == cfg.train_split_name:
-                raise
-            # Many datasets lack a validation or test split: fall back to a held-out split.
-            logger.warning("HF dataset %s has no split '%s'", cfg.dataset_name, hf_split)
-            return None
-        return load_examples(table, options, **kwargs)
-    return None
+    table = hf_split_table(cfg, hf_split)
+    return None if table is None else load_examples(table, options, **kwargs)
 
 
 def check_known_labels(examples: Examples, labels: LabelSet, label_kind: LabelKind = SINGLE) -> None:

@@ -10,12 +10,15 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from headstart.data.stream import BadRecord, open_stream
 from headstart.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,6 +104,20 @@ def read_hf_dataset(name: str, config_name: str | None, split: str) -> Table:
             data[col] = [feature.int2str(v) if v is not None and v >= 0 else None for v in data[col]]
     source = f"{name}/{config_name or ''}:{split}"
     return Table(source, list(data), data, list(range(1, len(ds) + 1)), "row")
+
+
+def hf_split_table(data: Any, split: str | None) -> Table | None:
+    """``split`` of the HF dataset the config's ``data`` section names; None where it names none,
+    or where a split other than the training one is missing (a held-out split stands in for it)."""
+    if not data.dataset_name or not split:
+        return None
+    try:
+        return read_hf_dataset(data.dataset_name, data.dataset_config_name, split)
+    except DataError:
+        if split == data.train_split_name:
+            raise
+        logger.warning("HF dataset %s has no split '%s'", data.dataset_name, split)
+        return None
 
 
 def _isna(value: Any) -> bool:

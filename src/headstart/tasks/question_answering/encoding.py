@@ -59,9 +59,10 @@ def encode_questions(
             found=type(tokenizer).__name__,
             fix="use a backbone with a tokenizer.json, or convert its tokenizer with transformers",
         )
-    questions, n_cut = _cut_questions(tokenizer, [q.lstrip() for q in questions], max_length // 4)
+    limit = max_length // 4
+    questions, n_cut = _cut_questions(tokenizer, [q.lstrip() for q in questions], limit)
     contexts = list(contexts)
-    room = max_length - _specials(tokenizer) - max(_lengths(tokenizer, questions), default=0)
+    room = max_length - _specials(tokenizer) - limit  # the context's tokens in a window with the longest question
     if doc_stride >= room:
         raise ConfigError(
             f"task.doc_stride below the context room of a window ({room} tokens at max_length {max_length})",
@@ -147,10 +148,6 @@ def _cut_questions(tokenizer: Any, questions: list[str], limit: int) -> tuple[li
             cut += 1
         out.append(question)
     return out, cut
-
-
-def _lengths(tokenizer: Any, texts: list[str]) -> list[int]:
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, padding=False)["input_ids"]]
 
 
 def _specials(tokenizer: Any) -> int:

@@ -148,16 +148,21 @@ def _from_articles(table: Table) -> QAExamples:
     ):
         article = f"{table.location(i)} ({title})" if title else table.location(i)
         if not isinstance(paragraphs, list):
-            raise DataError('a list under "paragraphs"', found=type(paragraphs).__name__, fix="fix it", file=article)
+            fix = "give each article a list of paragraphs, as SQuAD files have"
+            raise DataError('a list under "paragraphs"', found=type(paragraphs).__name__, fix=fix, file=article)
         for j, paragraph in enumerate(paragraphs):
             where = f"{article} paragraph {j + 1}"
             if not isinstance(paragraph, dict) or not isinstance(paragraph.get("qas"), list):
-                raise DataError('a paragraph {"context": ..., "qas": [...]}', found=repr(paragraph)[:80], file=where)
+                fix = "give the paragraph its context and a list of questions"
+                raise DataError(
+                    'a paragraph {"context": ..., "qas": [...]}', found=repr(paragraph)[:80], fix=fix, file=where
+                )
             context = _text(paragraph.get("context"), "context", where)
             for k, qa in enumerate(paragraph["qas"]):
                 here = f"{where} question {k + 1}"
                 if not isinstance(qa, dict):
-                    raise DataError('a question {"id", "question", "answers"}', found=repr(qa)[:80], file=here)
+                    fix = "write each question as an object"
+                    raise DataError('a question {"id", "question", "answers"}', found=repr(qa)[:80], fix=fix, file=here)
                 answers = _answers(qa, context, here, out.repairs, out.ambiguous)
                 question = _text(qa.get("question"), "question", here)
                 _add(out, str(qa.get("id", len(out.questions))), question, context, answers, here)

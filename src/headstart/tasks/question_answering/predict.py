@@ -31,7 +31,10 @@ def predict(
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise DataError(
-                'inputs as {"question": ..., "context": ...}', found=f"a {type(row).__name__}", file=f"input {i + 1}"
+                'inputs as {"question": ..., "context": ...}',
+                found=f"a {type(row).__name__}",
+                fix="pass one such dict or a list of them",
+                file=f"input {i + 1}",
             )
     examples = qa_from_rows(rows, source="input", need_answers=False) if rows else None
     if examples is None:

@@ -23,7 +23,7 @@ from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
 from headstart.data.options import ReadOptions
-from headstart.data.readers import read_hf_dataset
+from headstart.data.readers import hf_split_table
 from headstart.errors import ConfigError, DataError
 from headstart.modeling.backbones import attention_dropout_setting
 from headstart.tasks.base import PredictOption
@@ -74,7 +74,11 @@ class QuestionAnswering:
     # -- data -----------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
         if cfg.task.class_weights is not None:
-            raise ConfigError("no task.class_weights for question answering", found=repr(cfg.task.class_weights))
+            raise ConfigError(
+                "no task.class_weights for question answering (spans, not classes)",
+                found=repr(cfg.task.class_weights),
+                fix="remove task.class_weights",
+            )
         notes: list[str] = []
         options = ReadOptions.from_config(cfg.data)
         train_ex = self._load(cfg, options, train, cfg.data.train, cfg.data.train_split_name)
@@ -107,15 +111,8 @@ class QuestionAnswering:
             return read_qa(given, options)
         if path is not None:
             return read_qa(path, options)
-        if cfg.data.dataset_name and hf_split:
-            try:
-                table = read_hf_dataset(cfg.data.dataset_name, cfg.data.dataset_config_name, hf_split)
-            except DataError:
-                if hf_split == cfg.data.train_split_name:
-                    raise
-                return None
-            return read_qa(table, options)
-        return None
+        table = hf_split_table(cfg.data, hf_split)
+        return None if table is None else read_qa(table, options)
 
     def read_examples(self, source: Any, info: Any, options: ReadOptions, need_label: bool) -> QAExamples:
         examples = read_qa(source, options, need_answers=need_label)
@@ -193,7 +190,11 @@ class QuestionAnswering:
         return AutoModelForQuestionAnswering.from_pretrained(path)
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
-        raise ConfigError("no task.class_weights for question answering", found=str(class_weights))
+        raise ConfigError(
+            "no task.class_weights for question answering (spans, not classes)",
+            found=str(class_weights),
+            fix="remove task.class_weights",
+        )
 
     def class_weights(self, setting: Any, labels: LabelSet, train_data: Any) -> list[float] | None:
         return None

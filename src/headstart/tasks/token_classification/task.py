@@ -24,7 +24,7 @@ from headstart.data.checks import CheckSplit
 from headstart.data.examples import DataBundle
 from headstart.data.labels import LabelSet
 from headstart.data.options import ReadOptions
-from headstart.data.readers import read_hf_dataset
+from headstart.data.readers import hf_split_table
 from headstart.data.tags import entities, repair, split_tag
 from headstart.data.token_encoding import IGNORE, encode_words
 from headstart.data.tokens import TokenExamples, read_token_file, rows_to_examples
@@ -109,13 +109,8 @@ class TokenClassification:
                 tag_column=cfg.data.tag_column,
                 scheme=cfg.task.tag_scheme,
             )
-        if cfg.data.dataset_name and hf_split:
-            try:
-                table = read_hf_dataset(cfg.data.dataset_name, cfg.data.dataset_config_name, hf_split)
-            except DataError:
-                if hf_split == cfg.data.train_split_name:
-                    raise
-                return None
+        table = hf_split_table(cfg.data, hf_split)
+        if table is not None:
             rows = [dict(zip(table.columns, values)) for values in zip(*table.data.values())]
             return rows_to_examples(
                 rows, [table.location(i) for i in range(len(table))], table.source, cfg.task.tag_scheme
