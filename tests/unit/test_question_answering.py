@@ -179,9 +179,9 @@ def test_onnx_export_gives_the_same_answers_and_int8_the_same_spans(qa_model, tm
     assert [(a["answer"], a["start"]) for a in got] == [(a["answer"], a["start"]) for a in want]
     assert np.allclose([a["score"] for a in got], [a["score"] for a in want], atol=1e-4)
     int8 = export_onnx(qa_model.output_dir, tmp_path / "int8", quantize="int8")
-    assert 0 <= int8.parity["int8_same_label"] <= 1
-    for row, answer in zip(rows, Predictor.load(tmp_path / "int8").predict(rows)):
-        assert row["context"][answer["start"] : answer["end"]] == answer["answer"]
+    quantized = Predictor.load(tmp_path / "int8").predict(rows)
+    same = sum(a["answer"] == b["answer"] for a, b in zip(quantized, want))
+    assert int8.parity["int8_same_label"] >= 0.75 and same >= 0.75 * len(rows), (int8.parity, same)
 
 
 def test_class_weights_are_refused_for_spans(tiny_model_dir, tmp_path):
