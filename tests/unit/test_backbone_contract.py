@@ -1,7 +1,8 @@
 """The contract, for every backbone family x task: train -> save -> load -> predict, and a text
 scores the same alone as in a batch (padding, pad tokens and pooling done right).
 
-Backbones are tiny models built from a config: BERT (WordPiece), GPT-2 (byte-level BPE, no pad
+Backbones are tiny models built from a config: BERT (WordPiece), MPNet (relative position bias,
+RoBERTa-style positions and pair separator), GPT-2 (byte-level BPE, no pad
 token), Llama (SmolLM2's layout: generic byte-level tokenizer, saved as a causal LM) and T5
 (Unigram vocabulary; classification runs its encoder only).
 """
@@ -14,7 +15,7 @@ import pytest
 from headstart import Predictor, train
 from tests_support import NEGATIVE, POSITIVE, SENTIMENT, ner_rows, qa_rows, tiny_run_config
 
-BACKBONES = ["tiny_model_dir", "tiny_gpt2_dir", "tiny_llama_dir", "tiny_t5_dir"]
+BACKBONES = ["tiny_model_dir", "tiny_mpnet_dir", "tiny_gpt2_dir", "tiny_llama_dir", "tiny_t5_dir"]
 PAIRS = [{"text": a, "text_pair": b, "label": "same"} for a, b in zip(POSITIVE, POSITIVE[1:] + POSITIVE[:1])] + [
     {"text": a, "text_pair": b, "label": "different"} for a, b in zip(POSITIVE, NEGATIVE)
 ]

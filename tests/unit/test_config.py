@@ -154,3 +154,25 @@ def test_max_length_left_null_is_the_tasks_default():
     assert cfg.model.max_length is None, "the caller's config is not changed"
     apply_overrides(cfg, ["model.max_length=128"])
     assert with_task_defaults(cfg, get_task("question-answering")).model.max_length == 128
+
+
+def test_max_length_fits_the_backbones_position_embeddings(tiny_model_dir, tiny_mpnet_dir, tiny_llama_dir, tmp_path):
+    from headstart import train
+    from headstart.tasks import get_task
+    from headstart.training.run import with_task_defaults
+    from tests_support import SENTIMENT
+
+    qa = get_task("question-answering")
+    # left null: the task's default, or what the positions hold (tiny BERT 128; tiny MPNet 130 - pad 0 - 1)
+    assert with_task_defaults(RunConfig(), qa, str(tiny_model_dir)).model.max_length == 128
+    assert with_task_defaults(RunConfig(), qa, str(tiny_mpnet_dir)).model.max_length == 129
+    assert with_task_defaults(RunConfig(), qa, str(tiny_llama_dir)).model.max_length == 384  # rotary: unbounded
+    cfg = RunConfig()
+    apply_overrides(cfg, ["model.max_length=200"])
+    with pytest.raises(ConfigError, match=r"at most 128 tokens .* found max_length 200.*--max-length 128 or less"):
+        with_task_defaults(cfg, qa, str(tiny_model_dir))
+    # the run refuses it before reading data or touching the output directory
+    run = {"model": {"name": str(tiny_model_dir), "max_length": 129}, "train": {"output_dir": str(tmp_path / "o")}}
+    with pytest.raises(ConfigError, match="at most 128 tokens"):
+        train(run, train=SENTIMENT)
+    assert not (tmp_path / "o").exists()

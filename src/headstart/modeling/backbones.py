@@ -40,6 +40,11 @@ class Quirks:
     # attention.output, intermediate, output) and the stock classification head reads the first
     # token alone, so the last layer can compute only that token (acceleration/first_token.py)
     first_token_layer: bool = False
+    # the config key giving how many learned absolute position embeddings the model has (None:
+    # relative or rotary positions, bounded by memory only), and whether the positions are numbered
+    # from pad_token_id + 1 (RoBERTa, XLM-R, MPNet: 514 embeddings hold 512 tokens)
+    positions: str | None = None
+    positions_after_pad: bool = False
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -53,7 +58,9 @@ _DECODER = Quirks(
     DECODER, "last", None, True, "causal attention; no pad token; positions ignore the mask", head_bias=False
 )
 # BERT-style encoders: the first token ([CLS], <s>) is trained as the sentence summary.
-_ENCODER = Quirks(ENCODER, "cls", None, True, "bidirectional; [CLS] summarises the input")
+_ENCODER = Quirks(
+    ENCODER, "cls", None, True, "bidirectional; [CLS] summarises the input", positions="max_position_embeddings"
+)
 # T5: no [CLS] token and no pooler were ever trained, so its encoder is pooled by the mean.
 # T5ForSequenceClassification runs the decoder as well (the cost of a second model) and takes
 # the end-of-sequence token's state, so classification uses T5EncoderModel + a pooling head;
@@ -61,17 +68,34 @@ _ENCODER = Quirks(ENCODER, "cls", None, True, "bidirectional; [CLS] summarises t
 _T5 = Quirks(ENCODER_DECODER, "mean", "T5EncoderModel", False, "no [CLS]; the encoder alone is pooled by the mean")
 
 QUIRKS: dict[str, Quirks] = {
+    **dict.fromkeys(("bert", "electra"), replace(_ENCODER, lean_attention=True, first_token_layer=True)),
     **dict.fromkeys(
-        ("bert", "roberta", "xlm-roberta", "electra"), replace(_ENCODER, lean_attention=True, first_token_layer=True)
+        ("roberta", "xlm-roberta"),
+        replace(_ENCODER, lean_attention=True, first_token_layer=True, positions_after_pad=True),
     ),
     # DistilBERT's and ALBERT's layers are shaped differently (TransformerBlock; shared AlbertLayer groups)
     **dict.fromkeys(("distilbert", "albert"), replace(_ENCODER, lean_attention=True)),
-    **dict.fromkeys(("mpnet", "deberta", "deberta-v2"), _ENCODER),
+    # MPNet (the bundled mpnet) adds a learned relative position bias to the attention scores inside
+    # its own attention module, which has no attn_implementation switch: it always runs its eager
+    # attention, so neither the lean attention nor the first-token last layer (its layers are
+    # attention.attn.q/k/v, not BertLayer's) applies. Its positions start after the pad id (514
+    # embeddings hold 512 tokens) and a pair is joined by </s></s>: both the tokenizer's own doing.
+    "mpnet": replace(
+        _ENCODER,
+        reason="bidirectional; <s> summarises; relative position bias, eager attention only",
+        positions_after_pad=True,
+    ),
+    # DeBERTa's disentangled attention likewise has no switchable attention function, and its
+    # positions are relative.
+    **dict.fromkeys(("deberta", "deberta-v2"), replace(_ENCODER, positions=None)),
     **dict.fromkeys(
-        ("gpt2", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma"),
+        ("gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi", "phi3", "gemma"),
         replace(_DECODER, lean_attention=True),
     ),
-    **dict.fromkeys(("gpt_neo", "gptj"), _DECODER),
+    # GPT-2 and GPT-Neo learn absolute positions; the others above are rotary
+    "gpt2": replace(_DECODER, lean_attention=True, positions="n_positions"),
+    "gpt_neo": replace(_DECODER, positions="max_position_embeddings"),
+    "gptj": _DECODER,
     **dict.fromkeys(("t5", "mt5", "umt5"), _T5),
 }
 
@@ -86,6 +110,23 @@ def quirks_for(config: Any) -> Quirks:
     if any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or []):
         return _DECODER
     return _ENCODER
+
+
+def max_tokens(config: Any) -> int | None:
+    """How many tokens the backbone's learned absolute position embeddings hold; None where its
+    positions are relative or rotary (T5, Llama, ...) and only memory bounds the length.
+
+    >>> from transformers import BertConfig, GPT2Config, LlamaConfig, RobertaConfig
+    >>> max_tokens(BertConfig()), max_tokens(RobertaConfig(max_position_embeddings=514, pad_token_id=1))
+    (512, 512)
+    >>> max_tokens(GPT2Config()), max_tokens(LlamaConfig())
+    (1024, None)
+    """
+    row = quirks_for(config)
+    size = getattr(config, row.positions, None) if row.positions else None
+    if not isinstance(size, int) or getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return None
+    return size - (int(config.pad_token_id or 0) + 1 if row.positions_after_pad else 0)
 
 
 def backbone_configs(model: Any) -> list[Any]:

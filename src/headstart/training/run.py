@@ -33,7 +33,7 @@ from headstart.errors import ConfigError, HeadstartError
 from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
 from headstart.inference.predictor import Predictor
-from headstart.modeling.backbones import align_model, load_tokenizer
+from headstart.modeling.backbones import align_model, load_tokenizer, max_tokens
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
@@ -66,12 +66,12 @@ def train(
     with in-memory data (DataFrames, lists of dicts, dicts of columns)."""
     cfg = _as_config(config)
     task = get_task(cfg.task.type)
-    cfg = with_task_defaults(cfg, task)
+    model_path = resolve_model(cfg.model.name)
+    cfg = with_task_defaults(cfg, task, model_path)
     check_trackers(cfg.train.report_to)  # a missing tracker package fails now, not after data loading
     out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir)
     set_seed(cfg.train.seed)
     bundle = task.load_data(cfg, train, validation, test)
-    model_path = resolve_model(cfg.model.name)
     tokenizer, model = _load_backbone(task, cfg, model_path, bundle.labels)
     notes = list(bundle.notes)
     data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
@@ -157,9 +157,9 @@ def check(
     """The data checks ``train`` runs before training, without training (only the tokenizer loads)."""
     cfg = _as_config(config)
     task = get_task(cfg.task.type)
-    cfg = with_task_defaults(cfg, task)
-    bundle = task.load_data(cfg, train, validation, test)
     model_path = resolve_model(cfg.model.name)
+    cfg = with_task_defaults(cfg, task, model_path)
+    bundle = task.load_data(cfg, train, validation, test)
     try:
         tokenizer = load_tokenizer(model_path, words=task.pre_split)
     except (OSError, ValueError, KeyError) as exc:
@@ -168,11 +168,35 @@ def check(
     return _check_data(task, bundle, summary, cfg)
 
 
-def with_task_defaults(cfg: RunConfig, task: Task) -> RunConfig:
-    """The config with what it leaves to the task filled in (``model.max_length``); the caller's is unchanged."""
-    if cfg.model.max_length is not None:
+def with_task_defaults(cfg: RunConfig, task: Task, model_path: str | None = None) -> RunConfig:
+    """The config with what it leaves to the task filled in (``model.max_length``: the task's
+    default, or fewer tokens where the backbone's position embeddings hold fewer); the caller's is
+    unchanged. A ``max_length`` the backbone cannot hold is a ConfigError."""
+    limit = _position_limit(model_path) if model_path else None
+    length = cfg.model.max_length
+    if length is not None and limit is not None and length > limit:
+        raise ConfigError(
+            f"model.max_length of at most {limit} tokens for {cfg.model.name} (its position embeddings hold {limit})",
+            found=f"max_length {length}",
+            fix=f"set --max-length {limit} or less; longer texts are truncated"
+            + (" or windowed" if task.long_inputs == "windowed" else "")
+            + ", or use a backbone with relative or rotary positions",
+        )
+    if length is not None:
         return cfg
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, max_length=task.max_length))
+    length = task.max_length if limit is None else min(task.max_length, limit)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, max_length=length))
+
+
+def _position_limit(model_path: str) -> int | None:
+    """How many tokens the backbone at ``model_path`` can take (None: unbounded, or its config cannot
+    be read here: loading the model reports that properly)."""
+    from transformers import AutoConfig
+
+    try:
+        return max_tokens(AutoConfig.from_pretrained(model_path))
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:
