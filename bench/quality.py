@@ -171,10 +171,20 @@ def main() -> int:
     import torch
     import transformers
 
+    workloads: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        recipe = f"headstart {r['model']} ({r['variant']}, {len(r['runs'])} seed{'s' if len(r['runs']) > 1 else ''})"
+        workloads.setdefault(r["workload"], {})[recipe] = {
+            "score": f"{r['score_mean']:.2f} ± {r['score_spread']:.2f}",
+            "train_seconds": r["train_seconds_mean"],
+        }
+        workloads[r["workload"]][f"published: {r['reference'][0]}"] = {"score": r["reference"][1]}
     payload = {
+        "command": "bench/quality.py " + " ".join(sys.argv[1:]),
         "revision": _revision(),
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpu": platform.processor(), "torch": torch.__version__, "transformers": transformers.__version__},
+        "workloads": workloads,
         "rows": rows,
     }
     path = results / f"quality-{args.model}.json"

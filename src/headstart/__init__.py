@@ -24,7 +24,9 @@ from headstart.inference.predictor import Predictor  # noqa: E402
 
 TokenPredictor = Predictor  # one Predictor serves every task now; the old name keeps working
 from headstart.models import BUNDLED, resolve_model  # noqa: E402
+from headstart.training.distill import distill  # noqa: E402
 from headstart.training.run import TrainResult, check, train  # noqa: E402
+from headstart.training.search import TuneResult, tune  # noqa: E402
 from headstart.version import __version__  # noqa: E402
 
 __all__ = [
@@ -44,7 +46,9 @@ __all__ = [
     "TokenExamples",
     "TokenPredictor",
     "TrainResult",
+    "TuneResult",
     "check",
+    "distill",
     "__version__",
     "embed",
     "evaluate",
@@ -55,4 +59,5 @@ __all__ = [
     "read_token_file",
     "resolve_model",
     "train",
+    "tune",
 ]

@@ -72,7 +72,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 # The keys of headstart.json that every task writes; the rest are the task's own settings.
 FORMAT_VERSION = 1
-_WRITTEN_WHEN_SET = ("class_weights", "runtime", "onnx")  # absent from the file unless set
+_WRITTEN_WHEN_SET = ("class_weights", "runtime", "onnx", "search", "distilled_from")  # absent from the file unless set
 _FIRST = ("format_version", "task", "pipeline_task", "labels", "columns")  # the file's first keys
 
 
@@ -107,6 +107,8 @@ class ModelInfo:
     class_weights: dict[str, float] | None = None
     runtime: str | None = None  # "onnx" for an export; absent (PyTorch) otherwise
     onnx: dict[str, Any] | None = None  # an export's record: file, quantization, parity
+    search: dict[str, Any] | None = None  # the hyper-parameter search that chose the settings (tune)
+    distilled_from: dict[str, Any] | None = None  # the teacher and its scores (distill)
 
     @classmethod
     def parse(cls, path: Path, raw: dict[str, Any], settings_type: type) -> ModelInfo:

@@ -65,26 +65,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"headstart {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="fine-tune a model and save it", description="Fine-tune, evaluate and save.")
-    p.add_argument("--config", "-c", help="YAML config (see `headstart init-config`)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any config key")
-    _add_config_flags(p)
-    _common(p)
-    p.set_defaults(func=cmd_train)
+    from headstart.training.distill import distill
+    from headstart.training.search import tune
 
-    p = sub.add_parser(
-        "check",
-        help="check the data without training",
-        description="Run the data checks that `train` runs first (empty texts, duplicates, leakage, "
-        "conflicting labels, label skew, lengths) and print them. Takes the same flags as train.",
+    p = _run_command(sub, "train", cmd_train, "fine-tune a model and save it", "Fine-tune, evaluate and save.")
+    p = _run_command(
+        sub,
+        "distill",
+        cmd_distill,
+        "train a fast student on a trained teacher's scores",
+        "Train a student backbone (--student, default minilm) on a trained teacher's softened scores and the gold "
+        "labels; unlabeled in-domain texts (--unlabeled) are labelled by the teacher and added.",
     )
-    p.add_argument("--config", "-c", help="YAML config (see `headstart init-config`)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any config key")
+    _signature_flags(p, distill, ["teacher", "student", "temperature", "alpha", "unlabeled"], required=("teacher",))
+    p = _run_command(
+        sub,
+        "tune",
+        cmd_tune,
+        "search the training settings within a time budget, then train the best and save it",
+        "Search learning rate, epochs, batch size, warm-up, weight decay and attention dropout (or --space) on the "
+        "validation set with optuna within --time-budget, then train the best settings and save that model; run "
+        "it again to continue an interrupted search.",
+    )
+    _signature_flags(p, tune, ["time_budget", "n_trials", "space"], short={"n_trials": ("--trials",)})
+    p = _run_command(
+        sub,
+        "check",
+        cmd_check,
+        "check the data without training",
+        "Run the data checks that `train` runs first (empty texts, duplicates, leakage, conflicting labels, label "
+        "skew, lengths) and print them.",
+    )
     p.add_argument("--output", help="write the checks as JSON here too")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when a check warns")
-    _add_config_flags(p)
-    _common(p)
-    p.set_defaults(func=cmd_check)
 
     from headstart.evaluation.evaluate import evaluate
     from headstart.inference.batch import ON_ERROR, predict_file
@@ -156,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init_config)
 
     p = sub.add_parser("models", help="list the bundled backbones and whether they are installed")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="also time a training step and prediction of each installed one on this machine (batch 16 x 128)",
+    )
     _common(p)
     p.set_defaults(func=cmd_models)
     return parser
@@ -193,6 +211,21 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 _READ_CHOICES = {"format": (*FORMATS, "conll")}  # the readers' formats; CoNLL for NER files
+
+
+def _run_command(
+    sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str, description: str
+) -> argparse.ArgumentParser:
+    """A command that takes a run config: --config, --set and a flag per config key (as train does)."""
+    if name != "train":
+        description += " Takes the same flags as train."
+    p = sub.add_parser(name, help=help_text, description=description)
+    p.add_argument("--config", "-c", help="YAML config (see `headstart init-config`)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override any config key")
+    _add_config_flags(p)
+    _common(p)
+    p.set_defaults(func=func)
+    return p
 
 
 def _signature_flags(
@@ -235,6 +268,8 @@ def _signature_flags(
 def _flag_type(hint: Any) -> type:
     """bool, int or float where the parameter is one of those (or one of those or None); str otherwise."""
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if str in args:
+        return str  # a number or a word (attention_dropout: 0.1 or auto); the config coerces it
     return next((a for a in (bool, int, float) if a in args), str)
 
 
@@ -289,6 +324,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
         print(f"{split}: " + json.dumps(shown))
     print(f"saved to {result.output_dir} ({result.train_seconds:.0f} s of training)")
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from headstart.training.distill import distill
+
+    result = distill(
+        config_from_args(args),
+        teacher=args.teacher,
+        student=args.student,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        unlabeled=args.unlabeled,
+    )
+    for split, m in result.metrics.items():
+        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
+        print(f"{split}: " + json.dumps(shown))
+    print(f"saved to {result.output_dir} ({result.train_seconds:.0f} s of training)")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from headstart.training.search import tune
+
+    result = tune(config_from_args(args), time_budget=args.time_budget, n_trials=args.n_trials, space=args.space)
+    search = result.search
+    print(
+        f"{len(search['trials'])} trials in {search['seconds'] / 60:.1f} min; best validation {search['metric']} "
+        f"{search['best']['value']:.4f} with " + json.dumps(result.best_params)
+    )
+    for split, m in result.metrics.items():
+        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
+        print(f"{split}: " + json.dumps(shown))
+    print(f"saved to {result.output_dir} (the trials: report.html, tune/trials.json)")
     return 0
 
 
@@ -520,8 +589,19 @@ def cmd_models(args: argparse.Namespace) -> int:
         try:
             where = resolve_model(name)
         except HeadstartError:
-            where = f"not installed ({install_command(entry)})"
-        print(f"{name:10s} {entry.description}\n{'':10s} {where}")
+            print(f"{name:10s} {entry.description}\n{'':10s} not installed ({install_command(entry)})")
+            continue
+        size = sum(f.stat().st_size for f in Path(where).rglob("*") if f.is_file()) / 1e6
+        print(f"{name:10s} {entry.description}\n{'':10s} {where} ({size:.0f} MB)")
+        if args.measure:
+            from headstart.acceleration.measure import measure_backbone
+
+            speed = measure_backbone(where)
+            print(
+                f"{'':10s} here: {speed['train_step_seconds']:.2f} s a training step, "
+                f"{speed['predict_texts_per_second']:.0f} texts/s predicted "
+                f"({speed['batch']} x {speed['tokens']} tokens, {speed['precision']})"
+            )
     return 0
 
 

@@ -71,11 +71,12 @@ class ModelConfig:
     classifier_dropout: float | None = _f(
         None, "Dropout before the classification layer; the backbone's own setting when null.", flags=("--dropout",)
     )
-    attention_dropout: float | None = _f(
-        0.0,
+    attention_dropout: float | str | None = _f(
+        "auto",
         "Dropout on the attention probabilities while training (the backbone config's attention_probs_dropout_prob, "
-        "attention_dropout or attn_pdrop). 0 lets training run fused attention kernels, which take no dropout on CPU; "
-        "null keeps the backbone's own rate (0.1 for BERT-family models). T5 has one dropout_rate and keeps it.",
+        "attention_dropout or attn_pdrop). auto: 0 where training runs fused attention kernels, which take no "
+        "dropout on CPU (the backbones the quirks table marks lean_attention), the backbone's own rate elsewhere "
+        "(MPNet, DeBERTa), where 0 would cost accuracy and save nothing; null: always the backbone's own rate.",
         flags=("--attention_dropout",),
     )
     head_hidden_size: int = _f(
@@ -438,8 +439,9 @@ class RunConfig:
             out.append(f"data.test_fraction must be between 0 and 1, found {self.data.test_fraction}")
         if self.model.classifier_dropout is not None and not 0 <= self.model.classifier_dropout < 1:
             out.append(f"model.classifier_dropout must be in [0, 1), found {self.model.classifier_dropout}")
-        if self.model.attention_dropout is not None and not 0 <= self.model.attention_dropout < 1:
-            out.append(f"model.attention_dropout must be in [0, 1), found {self.model.attention_dropout}")
+        rate = self.model.attention_dropout
+        if isinstance(rate, str) and rate != "auto" or isinstance(rate, float) and not 0 <= rate < 1:
+            out.append(f"model.attention_dropout must be auto, null or a number in [0, 1), found {rate!r}")
         if self.model.head_hidden_size < 0:
             out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
         for check in _TASK_CHECKS:

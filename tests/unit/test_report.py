@@ -40,10 +40,11 @@ def test_training_writes_a_self_contained_report(classifier):
     out = classifier.output_dir
     page = (out / "report.html").read_text()
     images = _self_contained_images(page)
-    assert len(images) == 3 and all(img.startswith(PNG) for img in images)
-    for name in ("learning_curves.png", "confusion_matrix.png", "per_class.png"):
+    assert len(images) == 4 and all(img.startswith(PNG) for img in images)
+    for name in ("learning_curves.png", "confusion_matrix.png", "per_class.png", "reliability.png"):
         assert (out / name).read_bytes().startswith(PNG)
-    for section in ("Scores", "Confusion matrix (validation)", "Per class (validation)", "Data checks"):
+    sections = ("Scores", "Confusion matrix (validation)", "Per class (validation)", "Calibration (validation)")
+    for section in (*sections, "Data checks"):
         assert section in page
     assert "Label distribution" in page and "Length in tokens" in page and "Estimated before training" in page
     # validation is a slice of train: the report says so
@@ -70,7 +71,8 @@ def test_evaluate_writes_the_same_report_for_any_labeled_file(classifier, tmp_pa
     page = (report / "report.html").read_text()
     assert "clf on new.csv" in page and "Confusion matrix (new.csv)" in page
     assert "1 exact duplicate of an earlier text" in page and "new.csv:4" in page
-    assert len(_self_contained_images(page)) == 3, "learning curves from the model's history, matrix, per class"
+    images = _self_contained_images(page)
+    assert len(images) == 4, "learning curves from the model's history, matrix, per class, reliability"
     assert "<script" not in page.replace("&lt;script", "")
 
 

@@ -186,6 +186,8 @@ def set_attention(model: Any, implementation: str) -> str:
             owner, "set_attn_implementation"
         ):
             continue
+        if not getattr(owner, "_can_set_attn_implementation", lambda: True)():
+            continue  # its own attention code (MPNet, DeBERTa): transformers would only warn and keep it
         try:
             owner.set_attn_implementation(implementation)
         except (ValueError, ImportError) as exc:

@@ -7,7 +7,7 @@ from typing import Any
 from headstart.artifacts import ModelInfo
 from headstart.tasks import Task
 
-PREFERRED = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy"]
+PREFERRED = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy", "ece", "brier"]
 
 
 def _table(metrics: dict[str, Any]) -> list[str]:
@@ -30,6 +30,54 @@ def _per_class(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _calibration(metrics: dict[str, Any]) -> list[str]:
+    """A line on the fitted temperature, with the calibration scores before and after it."""
+    split = "test" if "test" in metrics else "validation"
+    calibration = metrics.get(split, {}).get("calibration") or {}
+    if "before" not in calibration:
+        return []
+    before, after = calibration["before"], calibration["after"]
+    return [
+        f"Scores are calibrated: temperature {calibration['temperature']:.3f} (fitted on the validation set) is folded "
+        f"into the classification layer. On {split}: expected calibration error {before['ece']:.4f} -> "
+        f"{after['ece']:.4f}, Brier score {before['brier']:.4f} -> {after['brier']:.4f}.",
+        "",
+    ]
+
+
+def _search(info: ModelInfo) -> list[str]:
+    """The line on the hyper-parameter search that chose the settings, when one did."""
+    search = info.search
+    if not search:
+        return []
+    best = search["best"]
+    params = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in best["params"].items())
+    return [
+        f"- settings chosen by `headstart tune`: {len(search['trials'])} trials in "
+        f"{search['search_seconds'] / 60:.1f} min; the best (trial {best['number']}, validation {search['metric']} "
+        f"{best['value']:.4f}): {params}"
+    ]
+
+
+def _teacher(info: ModelInfo, metrics: dict[str, Any]) -> list[str]:
+    """The line on the teacher a distilled model learnt from, with both models' scores."""
+    record = info.distilled_from
+    if not record:
+        return []
+    main = info.main_metric or "accuracy"
+    split = "test" if "test" in record["teacher_scores"] and "test" in metrics else "validation"
+    theirs = record["teacher_scores"].get(split, {}).get(main)
+    ours = metrics.get(split, {}).get(main)
+    scores = f"; {split} {main}: teacher {theirs:.4f}, this model {ours:.4f}" if theirs is not None and ours else ""
+    extra = (
+        f", plus {record['unlabeled_examples']} unlabeled examples it labelled" if record["unlabeled_examples"] else ""
+    )
+    return [
+        f"- distilled from `{record['teacher']}` ({record['teacher_base_model']}) at temperature "
+        f"{record['temperature']}, alpha {record['alpha']}{extra}{scores}"
+    ]
+
+
 def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> str:
     """The card of a saved model; what it reads and how to use it are the task's sections."""
     cfg = info.config
@@ -50,6 +98,7 @@ def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> s
         "",
         *_per_class(metrics),
         "",
+        *_calibration(metrics),
         "## Use it",
         "",
         *task.card_usage(info),
@@ -60,6 +109,8 @@ def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> s
         f"- epochs {cfg['train']['num_train_epochs']}, batch {cfg['train']['per_device_train_batch_size']}, "
         f"learning rate {cfg['train']['learning_rate']}, seed {cfg['train']['seed']}; "
         f"{info.train_seconds or 0} s of training",
+        *_search(info),
+        *_teacher(info, metrics),
         *[f"- {note}" for note in info.notes],
         "- versions: " + ", ".join(f"{k} {v}" for k, v in info.versions.items()),
         "",

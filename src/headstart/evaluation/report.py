@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 REPORT_FILE = "report.html"
-SCALARS = ["accuracy", "exact_match", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy"]
+SCALARS = [
+    "accuracy",
+    "exact_match",
+    "f1",
+    "precision",
+    "recall",
+    "f1_macro",
+    "f1_micro",
+    "token_accuracy",
+    "ece",
+    "brier",
+]
 
 
 def write_report(
@@ -49,6 +60,16 @@ def write_report(
         if per:
             what = "entity type" if "per_type" in scores else "class"
             figures.append(("per_class.png", f"Precision, recall and F1 per {what} ({split})", _per_class(per)))
+        calibration = scores.get("calibration")
+        if calibration:
+            caption = f"Reliability: accuracy against confidence ({split})"
+            figures.append(("reliability.png", caption, _reliability(calibration)))
+    search = info.get("search")
+    if search and search.get("trials"):
+        figures.append(("search_history.png", "Hyper-parameter search: each trial's score", _search_history(search)))
+        if search.get("importance"):
+            caption = "Hyper-parameter importance (optuna's fANOVA)"
+            figures.append(("search_importance.png", caption, _search_importance(search["importance"])))
     for name, _, png in figures:
         (out_dir / name).write_bytes(png)
     page = _page(info, metrics, figures, checks, split, title)
@@ -88,7 +109,8 @@ def _learning_curves(history: list[dict[str, Any]], main: str) -> bytes | None:
         left.plot(*zip(*eval_loss), "o-", label="validation loss", color="#ff7f0e")
     left.set_xlabel("step")
     left.set_ylabel("loss")
-    left.legend()
+    if train or eval_loss:
+        left.legend()
     left.grid(alpha=0.3)
     right = fig.add_subplot(1, 2, 2)
     if evals:
@@ -141,6 +163,87 @@ def _per_class(per: dict[str, dict[str, float]]) -> bytes:
     ax.legend(loc="upper center", ncol=3, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
+
+
+def _reliability(calibration: dict[str, Any]) -> bytes:
+    """Accuracy per confidence bin, before and after the temperature when one was fitted."""
+    fig = _figure(4.6, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], ":", color="#888", label="perfectly calibrated")
+    for key, color in (("before", "#ff7f0e"), ("after", "#1f77b4")):
+        bins = calibration.get(key, {}).get("reliability") or []
+        if bins:
+            name = "raw scores" if key == "before" else "scores" + (" (calibrated)" if "before" in calibration else "")
+            label = f"{name}, ECE {calibration[key]['ece']:.3f}"
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color=color, label=label)
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (top score)")
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _search_history(search: dict[str, Any]) -> bytes:
+    """Each trial's score in order, the best so far as a line; pruned trials hollow."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    scored = [t for t in search["trials"] if t.get("value") is not None]
+    done = [t for t in scored if t["state"] == "complete"]
+    if done:
+        better = max if search.get("direction", "maximize") == "maximize" else min
+        best, running = None, []
+        for t in done:
+            best = t["value"] if best is None else better(best, t["value"])
+            running.append((t["number"], best))
+        ax.plot(*zip(*running), "-", color="#2ca02c", label="best so far")
+        ax.plot([t["number"] for t in done], [t["value"] for t in done], "o", color="#1f77b4", label="finished")
+    pruned = [t for t in scored if t["state"] == "pruned"]
+    if pruned:
+        ax.plot(
+            [t["number"] for t in pruned],
+            [t["value"] for t in pruned],
+            "o",
+            mfc="none",
+            color="#888",
+            label="pruned (last epoch scored)",
+        )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {search.get('metric', '')}")
+    if done or pruned:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _search_importance(importance: dict[str, float]) -> bytes:
+    names = list(importance)[::-1]
+    fig = _figure(6.0, 0.45 * len(names) + 1.2)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.barh(names, [importance[n] for n in names], color="#1f77b4")
+    ax.set_xlabel("importance (share of the score's variance)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _search_section(search: dict[str, Any]) -> str:
+    best = search["best"]
+    minutes = search.get("search_seconds", 0) / 60
+    parts = [
+        "<h2>Hyper-parameter search</h2>",
+        f"<p>{len(search['trials'])} trials in {minutes:.1f} min (budget {search['budget_seconds'] / 60:.0f} min); "
+        f"best validation {_e(search['metric'])} {best['value']:.4f} (trial {best['number']}), trained once more "
+        "with its settings for this model.</p>",
+    ]
+    names = list(dict.fromkeys(k for t in search["trials"] for k in t.get("params", {})))
+    rows = [
+        [t["number"], t["state"], _fmt(t["value"]) if t.get("value") is not None else "", t.get("seconds") or ""]
+        + [_fmt(t.get("params", {}).get(n, "")) for n in names]
+        for t in search["trials"]
+    ]
+    parts.append(_table(["trial", "state", search["metric"], "seconds", *names], rows))
+    return "\n".join(parts)
 
 
 def _e(value: Any) -> str:
@@ -209,11 +312,19 @@ def _page(
                 parts.append(f"<h2>Scores {_e(key.replace('_', ' '))} ({_e(split)})</h2>")
                 rows = [[name] + [_fmt(values.get(c, "")) for c in columns] for name, values in groups.items()]
                 parts.append(_table([key.removeprefix("by_").replace("_", " "), *columns], rows))
+        calibration = scores.get("calibration") or {}
+        if "before" in calibration:
+            parts.append(f"<h2>Calibration ({_e(split)})</h2>")
+            parts.append(f"<p>Temperature {calibration['temperature']:.3f}, fitted on the validation set.</p>")
+            rows = [[k, _fmt(calibration["before"][k]), _fmt(calibration["after"][k])] for k in ("ece", "brier", "nll")]
+            parts.append(_table(["", "raw scores", "calibrated"], rows))
         mistakes = scores.get("mistakes")
         if mistakes:
             parts.append(f"<h2>Most confident mistakes ({_e(split)})</h2>")
             rows = [[m["score"], m["expected"], m["predicted"], m["text"], m["location"]] for m in mistakes]
             parts.append(_table(["confidence", "expected", "predicted", "text", "where"], rows))
+    if info.get("search"):
+        parts.append(_search_section(info["search"]))
     if checks:
         parts.append(_checks_section(checks))
     body = "\n".join(parts)

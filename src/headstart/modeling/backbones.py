@@ -153,21 +153,27 @@ def supports_lean_attention(model: Any) -> bool:
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
 
 
-def attention_dropout_setting(config: Any, rate: float | None) -> dict[str, float]:
+def attention_dropout_setting(config: Any, rate: float | str | None) -> dict[str, float]:
     """The ``from_pretrained`` keyword that sets ``config``'s attention dropout to ``rate`` (none
     when ``rate`` is None, keeping the backbone's own, or when the config has no such setting).
+    ``auto`` is 0 where the table marks ``lean_attention`` (training runs fused kernels that take no
+    dropout there) and the backbone's own rate elsewhere (its eager attention gains nothing from 0).
 
-    >>> from transformers import BertConfig, GPT2Config, T5Config
+    >>> from transformers import BertConfig, GPT2Config, MPNetConfig, T5Config
     >>> attention_dropout_setting(BertConfig(), 0.0), attention_dropout_setting(GPT2Config(), 0.0)
     ({'attention_probs_dropout_prob': 0.0}, {'attn_pdrop': 0.0})
     >>> attention_dropout_setting(T5Config(), 0.0), attention_dropout_setting(BertConfig(), None)
     ({}, {})
+    >>> attention_dropout_setting(BertConfig(), "auto"), attention_dropout_setting(MPNetConfig(), "auto")
+    ({'attention_probs_dropout_prob': 0.0}, {})
     """
+    if rate == "auto":
+        rate = 0.0 if quirks_for(config).lean_attention else None
     if rate is None:
         return {}
     for key in ATTENTION_DROPOUT_KEYS:
         if key in config.to_dict():
-            return {key: rate}
+            return {key: float(rate)}
     return {}
 
 

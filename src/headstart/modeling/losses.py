@@ -73,3 +73,30 @@ def weighted_loss(weights: list[float], loss: Loss) -> Loss:
         return total / torch.as_tensor(num_items_in_batch, device=total.device, dtype=total.dtype)
 
     return compute
+
+
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, temperature: float, alpha: float
+) -> torch.Tensor:
+    """Hinton et al.'s (2015) distillation loss for a softmax: ``alpha`` x cross-entropy with the
+    gold labels + (1 - ``alpha``) x T^2 x KL(teacher || student) at temperature T (T^2 keeps the
+    soft term's gradients on the scale of the hard one's). Logits [B, K] or [B, T, K]; labels
+    [B] or [B, T], -100 where a position is not scored (NER's padding and later sub-words).
+
+    >>> s, t = torch.tensor([[2.0, 0.0]]), torch.tensor([[2.0, 0.0]])
+    >>> round(float(distillation_loss(s, t, torch.tensor([0]), 2.0, 0.0)), 6)  # the same scores: no KL
+    0.0
+    """
+    k = student.size(-1)
+    flat_s, flat_t, flat_y = student.float().reshape(-1, k), teacher.float().reshape(-1, k), labels.reshape(-1)
+    scored = flat_y != -100
+    flat_s, flat_t, flat_y = flat_s[scored], flat_t[scored], flat_y[scored]
+    soft = nn.functional.kl_div(
+        nn.functional.log_softmax(flat_s / temperature, -1),
+        nn.functional.log_softmax(flat_t / temperature, -1),
+        log_target=True,
+        reduction="batchmean",
+    ) * (temperature**2)
+    if alpha == 0:
+        return soft
+    return alpha * nn.functional.cross_entropy(flat_s, flat_y) + (1 - alpha) * soft

@@ -208,3 +208,18 @@ class Task(Protocol):
     def serving(self) -> ServingSpec:
         """The task's request/response schemas and page (imports the ``serve`` extra's pydantic)."""
         ...
+
+
+class Distillable(Protocol):
+    """What a task adds for knowledge distillation (``headstart distill``); a task without it
+    cannot be distilled yet, and says so."""
+
+    def teacher_targets(self, teacher: Any, examples: Any, owner: list[int], labels: LabelSet) -> list[Any]:
+        """The teacher's logits for each encoded training row (``owner``: the example of each row,
+        from ``encode``'s summary), its labels in the order of ``labels``."""
+        ...
+
+    def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
+        """``loss(student_logits, teacher_logits, labels)``: the gold labels' loss weighted ``alpha``
+        and the teacher's softened scores' ``1 - alpha``."""
+        ...

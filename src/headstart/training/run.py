@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import EarlyStoppingCallback, set_seed
 
 from headstart.acceleration import attention_implementation, attention_of, pad_multiple, prepare
@@ -64,7 +65,20 @@ def train(
 ) -> TrainResult:
     """Fine-tune, evaluate and save; ``train``/``validation``/``test`` override the config's files
     with in-memory data (DataFrames, lists of dicts, dicts of columns)."""
-    cfg = _as_config(config)
+    return run_training(as_config(config), train, validation, test)
+
+
+def run_training(
+    cfg: RunConfig,
+    train: Source | None,
+    validation: Source | None,
+    test: Source | None,
+    search: Any = None,
+    distillation: Any = None,
+) -> TrainResult:
+    """``train``'s run. ``search`` is the record of a hyper-parameter search that chose the settings
+    (``headstart tune``), saved in headstart.json and shown in the report and the card;
+    ``distillation`` a teacher the model learns from (``training/distill.py``)."""
     task = get_task(cfg.task.type)
     model_path = resolve_model(cfg.model.name)
     cfg = with_task_defaults(cfg, task, model_path)
@@ -72,9 +86,15 @@ def train(
     out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir)
     set_seed(cfg.train.seed)
     bundle = task.load_data(cfg, train, validation, test)
+    if distillation is not None:
+        bundle = distillation.extend(task, bundle)
     tokenizer, model = _load_backbone(task, cfg, model_path, bundle.labels)
     notes = list(bundle.notes)
-    data, summary = _encode_splits(task, bundle, tokenizer, cfg, notes)
+    data, summary = encode_splits(task, bundle, tokenizer, cfg, notes)
+    owners = {name: split.pop("owner", None) for name, split in summary.items()}
+    if distillation is not None:
+        teacher = distillation.targets(task, bundle.train, owners["train"], bundle.labels)
+        data["train"] = data["train"].add_column("teacher_logits", teacher)
     checks = _check_data(task, bundle, summary, cfg)
 
     main = is_main()  # under torchrun / accelerate only rank 0 writes (distributed.py)
@@ -86,7 +106,12 @@ def train(
         resume_from = resume_point(work, identity, required=cfg.train.resume, write=main)
         started = True
         weights = _class_weights(cfg, task, bundle.labels, data["train"])
-        trainer = _make_trainer(cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary, weights)
+        trainer_class = HeadstartTrainer if distillation is None else distillation.trainer_class
+        trainer = trainer_for(
+            cfg, task, model, tokenizer, data, bundle.labels, work.checkpoints, summary, weights, trainer_class
+        )
+        if distillation is not None:
+            trainer.distill_loss = task.distillation_loss(distillation.temperature, distillation.alpha)
         checks.estimate = _estimate(trainer, summary, cfg)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         after_training = bundle.validation is not None and scored_after_training_only(cfg.train)
@@ -108,6 +133,8 @@ def train(
             throughput["model_gflops_per_second"],
         )
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from, stage)
+        info.search = search
+        info.distilled_from = None if distillation is None else distillation.record()
         info.data_checks = checks.to_dict()
         info.architecture = type(trainer.model).__name__
         info.precision = "bf16" if trainer.args.bf16 else "fp32"
@@ -155,7 +182,7 @@ def check(
     test: Source | None = None,
 ) -> DataChecks:
     """The data checks ``train`` runs before training, without training (only the tokenizer loads)."""
-    cfg = _as_config(config)
+    cfg = as_config(config)
     task = get_task(cfg.task.type)
     model_path = resolve_model(cfg.model.name)
     cfg = with_task_defaults(cfg, task, model_path)
@@ -164,7 +191,7 @@ def check(
         tokenizer = load_tokenizer(model_path, words=task.pre_split)
     except (OSError, ValueError, KeyError) as exc:
         raise load_error(cfg.model.name, exc) from None
-    _, summary = _encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
+    _, summary = encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
     return _check_data(task, bundle, summary, cfg)
 
 
@@ -199,7 +226,7 @@ def _position_limit(model_path: str) -> int | None:
         return None
 
 
-def _as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:
+def as_config(config: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:
     if config is None:
         return RunConfig().validate()
     if isinstance(config, RunConfig):
@@ -220,7 +247,7 @@ def _load_backbone(task: Task, cfg: RunConfig, path: str, labels: LabelSet) -> t
     return tokenizer, model
 
 
-def _encode_splits(
+def encode_splits(
     task: Task, bundle: DataBundle, tokenizer: Any, cfg: RunConfig, notes: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     splits = {"train": bundle.train, "validation": bundle.validation, "test": bundle.test}
@@ -297,7 +324,7 @@ def _class_weights(cfg: RunConfig, task: Task, labels: LabelSet, train_data: Any
     return weights
 
 
-def _make_trainer(
+def trainer_for(
     cfg: RunConfig,
     task: Task,
     model: Any,
@@ -307,7 +334,10 @@ def _make_trainer(
     checkpoints: Path,
     summary: dict[str, Any],
     class_weights: list[float] | None = None,
+    trainer_class: type[HeadstartTrainer] = HeadstartTrainer,
 ) -> HeadstartTrainer:
+    """The run's Trainer; ``model`` is the model, or a function of a search trial that builds one
+    (HF's ``model_init``), whose models are prepared for the device as the run's would be."""
     trackers = tracker_names(cfg.train.report_to)
     args = training_arguments(cfg.train, checkpoints, task.main_metric(labels))
     known = set(task.metric_names(labels)) | {"loss"}
@@ -322,20 +352,31 @@ def _make_trainer(
         callbacks.append(ReleaseFreeMemory(cfg.speed.release_memory_steps, cfg.speed.release_memory_growth_mb))
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-    prepare(
-        model,
-        device=args.device.type,
-        bf16=args.bf16,
-        training=True,
-        attn_implementation=cfg.speed.attn_implementation,
-        dropout_implementation_name=cfg.speed.dropout_implementation,
-        last_layer_first_token=cfg.speed.last_layer_first_token,
-    )
+
+    def prepared(built: Any) -> Any:
+        prepare(
+            built,
+            device=args.device.type,
+            bf16=args.bf16,
+            training=True,
+            attn_implementation=cfg.speed.attn_implementation,
+            dropout_implementation_name=cfg.speed.dropout_implementation,
+            last_layer_first_token=cfg.speed.last_layer_first_token,
+        )
+        return built
+
+    model_init = None
+    if isinstance(model, torch.nn.Module):
+        prepared(model)
+    else:
+        build, model = model, None
+        model_init = lambda trial=None: prepared(build(trial))  # noqa: E731 - HF counts its arguments
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
     padding = _pad_multiple(cfg, args.device.type, args.bf16)
     with tensorboard_logs(checkpoints.parent, trackers):
-        return HeadstartTrainer(
+        return trainer_class(
             model=model,
+            model_init=model_init,
             args=args,
             train_dataset=data["train"],
             eval_dataset=data["validation"],

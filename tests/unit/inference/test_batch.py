@@ -53,7 +53,9 @@ def test_bad_rows_are_reported_with_their_lines_and_the_rest_is_predicted(predic
     rows = _read_jsonl(out)
     assert [r["id"] for r in rows] == ["0", "1", "8", "2", "3", "10"], "input order, own columns kept"
     assert rows[-1]["text"] == "a quoted\nline break"
-    assert rows[:2] == [{**r, **p} for r, p in zip(rows[:2], predictor.predict([TEXTS[0], TEXTS[1]]))]
+    alone = predictor.predict([TEXTS[0], TEXTS[1]])  # batched with other rows in the file: float rounding apart
+    assert [r["label"] for r in rows[:2]] == [p["label"] for p in alone]
+    assert [r["score"] for r in rows[:2]] == pytest.approx([p["score"] for p in alone], abs=1e-6)
     errors = _read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
     assert [(e["line"], e["location"]) for e in errors] == [
         (4, f"{tmp_path / 'in.csv'}:4"),

@@ -109,6 +109,7 @@ def encode_text_examples(
         "longest_before_truncation": enc.max_untruncated,
         "lengths": enc.lengths,
         "full_lengths": enc.full_lengths,
+        "owner": list(enc.owner),  # the example each row (window) comes from
     }
     return datasets.Dataset.from_dict(columns), summary
 

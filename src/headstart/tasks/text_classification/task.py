@@ -20,9 +20,11 @@ from headstart.data.labels import SINGLE, LabelSet
 from headstart.data.options import ReadOptions
 from headstart.errors import LabelError
 from headstart.modeling.classifier import build_sequence_classifier
-from headstart.modeling.losses import single_label_loss, weighted_loss
+from headstart.modeling.losses import distillation_loss, single_label_loss, weighted_loss
+from headstart.modeling.temperature import fold_temperature
 from headstart.tasks.base import PredictOption
 from headstart.tasks.common import texts
+from headstart.tasks.common.calibration import calibration_report, fit_temperature, softmax
 from headstart.tasks.common.class_weights import resolve_class_weights
 from headstart.tasks.common.metrics import MISTAKES_SHOWN, classification_metrics, scalar_metrics
 from headstart.tasks.common.rows import TextRows
@@ -35,6 +37,8 @@ PROBLEM_TYPE = "single_label_classification"
 @dataclass
 class Settings(texts.TextSettings):
     positive_label: str | None = None  # whose precision/recall/F1 are reported for two labels
+    # the temperature folded into the classification layer (task.calibrate); None: raw scores
+    temperature: float | None = None
 
 
 def positive_index(labels: LabelSet, positive_label: str | None) -> int:
@@ -51,14 +55,27 @@ def positive_index(labels: LabelSet, positive_label: str | None) -> int:
     return labels.label2id[key]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def logits(run: Any, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
     """Raw model outputs [n_inputs, n_labels], in input order."""
     return texts.text_logits(run, inputs, batch_size, combiner(SOFTMAX))
+
+
+def window_logits(run: Any, inputs: Any, *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The documents' logits [n, K], and what they were aggregated from: every window's logits
+    [windows, K] and the document each window belongs to [windows]."""
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    offset = 0
+
+    def keep(window: np.ndarray, owner: Any, n: int, how: str) -> np.ndarray:
+        nonlocal offset
+        kept.append((window, np.asarray(owner) + offset))
+        offset += n
+        return combiner(SOFTMAX)(window, owner, n, how)
+
+    documents = texts.text_logits(run, inputs, batch_size, keep)
+    if not kept:
+        return documents, documents, np.zeros(0, dtype=np.int64)
+    return documents, np.concatenate([w for w, _ in kept]), np.concatenate([o for _, o in kept])
 
 
 def probabilities(run: Any, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
@@ -145,16 +162,37 @@ class TextClassification:
         return scalar_metrics(classification_metrics(prediction.label_ids, guess, labels.names, positive))
 
     def tune(self, run: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
-        return {}
+        """Temperature scaling on the validation set, folded into the model (task.calibrate)."""
+        if not cfg.task.calibrate or validation is None or not validation.labels:
+            return {}
+        labels = LabelSet(run.info.labels)
+        _, windows, owner = window_logits(run, validation, batch_size=64)
+        ids = np.array([labels.label2id[label] for label in validation.labels])
+        how = run.info.settings.window_aggregation
+        temperature = fit_temperature(windows, owner, len(ids), how, ids)
+        fold_temperature(run.model, temperature, num_labels=len(labels))
+        return {"temperature": temperature}
 
     def evaluate(self, run: Any, examples: Examples, batch_size: int = 64) -> dict[str, Any]:
         labels = LabelSet(run.info.labels)
-        scores = logits(run, examples, batch_size=batch_size)
+        scores, windows, owner = window_logits(run, examples, batch_size=batch_size)
         ids = np.array([labels.label2id[label] for label in examples.labels or []])
         positive = labels.label2id.get(str(run.info.settings.positive_label), 1 if len(labels) == 2 else 0)
         out = classification_metrics(ids, scores.argmax(-1), labels.names, positive)
+        if len(ids):
+            how = run.info.settings.window_aggregation
+            out.update(calibration_report(windows, owner, ids, how, run.info.settings.temperature))
         out["mistakes"] = confident_mistakes(examples, scores, ids, labels)
         return out
+
+    # -- distillation ---------------------------------------------------------------------------
+    def teacher_targets(self, teacher: Any, examples: Examples, owner: list[int], labels: LabelSet) -> list[Any]:
+        documents = logits(teacher, examples, batch_size=64)  # [n, K] in the teacher's label order
+        order = [teacher.info.labels.index(name) for name in labels.names]
+        return documents[np.asarray(owner)][:, order].tolist()
+
+    def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
+        return lambda student, teacher, labels: distillation_loss(student, teacher, labels, temperature, alpha)
 
     # -- saved directory ------------------------------------------------------------------------
     def saved_columns(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:

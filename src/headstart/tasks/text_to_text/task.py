@@ -117,7 +117,7 @@ class TextToText:
         return self.classification.train_metrics(prediction, labels, cfg)
 
     def tune(self, run: Any, validation: Any, cfg: RunConfig) -> dict[str, Any]:
-        return self.classification.tune(run, validation, cfg)
+        return {}  # no classification layer to fold a calibration temperature into: the labels are generated
 
     def evaluate(self, run: Any, examples: Examples, batch_size: int = 64) -> dict[str, Any]:
         return self.classification.evaluate(run, examples, batch_size)

@@ -1,0 +1,429 @@
+"""Hyper-parameter search within a time budget: HF's ``Trainer.hyperparameter_search`` with optuna.
+
+Trials train on the training set and are scored on validation after every epoch, where optuna's
+median pruner stops those behind the others. Before a trial starts its time is estimated from the
+measured training speed; a trial that would not fit in what is left of the budget (with room kept
+to train the best settings once more) is not started. The best settings are then trained by
+``headstart.train`` and saved as the model; its report and card list the trials.
+
+The study lives in ``.<output>.tune/study.db`` (SQLite) while the search runs, so an interrupted
+search run again with the same command continues where it stopped, with the time already spent
+counted against the budget; the finished model directory keeps it as ``tune/study.db``.
+
+Example::
+
+    from headstart import tune
+    result = tune({"data": {"train": "train.csv", "validation": "dev.csv"}}, time_budget="30m")
+    result.best_params, result.metrics["validation"]
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from headstart.artifacts import check_output_dir, write_json
+from headstart.config import RunConfig, apply_overrides
+from headstart.data.examples import Source
+from headstart.errors import ConfigError, HeadstartError
+from headstart.modeling.backbones import (
+    ATTENTION_DROPOUT_KEYS,
+    align_model,
+    attention_dropout_setting,
+    load_tokenizer,
+)
+from headstart.models import load_error, resolve_model
+from headstart.tasks import get_task
+from headstart.training.estimate import estimate_run_seconds
+from headstart.training.run import TrainResult, as_config, encode_splits, run_training, trainer_for, with_task_defaults
+from headstart.training.trainer import HeadstartTrainer
+
+logger = logging.getLogger(__name__)
+
+# What is searched unless a space is given: the settings fine-tuning recipes tune first.
+DEFAULT_SPACE: dict[str, dict[str, Any]] = {
+    "learning_rate": {"low": 1e-5, "high": 2e-4, "log": True},
+    "num_train_epochs": {"choices": [2, 3, 4, 5]},
+    "per_device_train_batch_size": {"choices": [8, 16, 32]},
+    "warmup_steps": {"low": 0.0, "high": 0.2},  # below 1: a fraction of all steps
+    "weight_decay": {"low": 0.0, "high": 0.1},
+    "attention_dropout": {"choices": [0.0, 0.1]},
+}
+MODEL_KEYS = ("attention_dropout", "classifier_dropout")  # searched keys of the model section
+STUDY_NAME = "headstart"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched setting: a range (``low``..``high``, on a log scale with ``log``) or ``choices``."""
+
+    name: str
+    section: str  # "train" or "model"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+    integer: bool = False
+
+    def suggest(self, trial: Any) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+    def contains(self, value: Any) -> bool:
+        if self.choices is not None:
+            return value in self.choices
+        return isinstance(value, (int, float)) and self.low <= value <= self.high
+
+
+@dataclass
+class TuneResult(TrainResult):
+    """A training run's result, plus the search that chose its settings."""
+
+    best_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    search: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds in ``30m``, ``1h30m``, ``90s``, ``2h`` or a plain number of seconds.
+
+    >>> parse_duration("30m"), parse_duration("1h30m"), parse_duration(90)
+    (1800.0, 5400.0, 90.0)
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        value = str(text).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", value)
+        if not value or parts is None:
+            raise ConfigError(
+                "a time budget such as 30m, 1h30m, 90s or a number of seconds", found=repr(text), fix="write it so"
+            )
+        h, m, s = (float(p) if p else 0.0 for p in parts.groups())
+        seconds = 3600 * h + 60 * m + s
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError("a positive time budget", found=repr(text), fix="give e.g. --time-budget 30m")
+    return seconds
+
+
+def parse_space(space: dict[str, Any] | str | Path | None, cfg: RunConfig) -> list[Param]:
+    """The searched settings from a mapping or a YAML file (``name: {low, high, log}`` or
+    ``name: {choices: [...]}`` or ``name: [choices]``); every problem is reported at once."""
+    source = "the search space"
+    if isinstance(space, (str, Path)):
+        path = Path(space)
+        if not path.is_file():
+            raise ConfigError("a YAML file with the search space", found=f"no file at {path}", fix="check the path")
+        source = str(path)
+        try:
+            space = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                "a YAML mapping", found=str(exc).splitlines()[0], fix="fix the YAML", file=source
+            ) from None
+    space = DEFAULT_SPACE if space is None else space
+    if not isinstance(space, dict) or not space:
+        raise ConfigError("a mapping of setting -> range or choices", found=repr(space)[:80], fix="see DEFAULT_SPACE")
+    params, problems = [], []
+    for name, spec in space.items():
+        section = "model" if name in MODEL_KEYS else "train"
+        if section == "train" and not hasattr(cfg.train, name):
+            problems.append(f"{name}: not a train or model setting that can be searched")
+            continue
+        if isinstance(spec, list):
+            spec = {"choices": spec}
+        if not isinstance(spec, dict) or not ({"choices"} <= set(spec) or {"low", "high"} <= set(spec)):
+            problems.append(f"{name}: expected {{low, high[, log]}} or {{choices: [...]}}, found {spec!r}")
+            continue
+        unknown = set(spec) - {"low", "high", "log", "choices"}
+        if unknown:
+            problems.append(f"{name}: unknown keys {sorted(unknown)} (known: low, high, log, choices)")
+            continue
+        if "choices" in spec:
+            if not isinstance(spec["choices"], list) or not spec["choices"]:
+                problems.append(f"{name}: choices must be a non-empty list, found {spec['choices']!r}")
+                continue
+            params.append(Param(name, section, choices=tuple(spec["choices"])))
+            continue
+        low, high = spec["low"], spec["high"]
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+        if not numbers or not low < high or (spec.get("log") and low <= 0):
+            problems.append(f"{name}: low < high (both > 0 on a log scale) expected, found {low!r}..{high!r}")
+            continue
+        integer = isinstance(low, int) and isinstance(high, int) and isinstance(getattr(cfg.train, name, 0.0), int)
+        params.append(Param(name, section, float(low), float(high), bool(spec.get("log")), integer=integer))
+    if problems:
+        raise ConfigError(
+            "a search space of train settings (and model.attention_dropout, model.classifier_dropout)",
+            found="; ".join(problems),
+            fix="fix these entries",
+            file=None if source == "the search space" else source,
+        )
+    return params
+
+
+def with_params(cfg: RunConfig, params: dict[str, Any]) -> RunConfig:
+    """A copy of ``cfg`` with the searched settings applied."""
+    out = copy.deepcopy(cfg)
+    apply_overrides(out, [f"{'model' if k in MODEL_KEYS else 'train'}.{k}={v}" for k, v in params.items()])
+    return out
+
+
+def _defaults(cfg: RunConfig, params: list[Param], model_config: Any) -> dict[str, Any]:
+    """The run's own settings, as trial 0, where they lie in the space ("auto" read as what it means)."""
+    out = {}
+    for p in params:
+        value = getattr(cfg.model if p.section == "model" else cfg.train, p.name)
+        if p.name == "attention_dropout" and value in ("auto", None):
+            setting = attention_dropout_setting(model_config, value)
+            own = [model_config.to_dict().get(k) for k in ATTENTION_DROPOUT_KEYS if k in model_config.to_dict()]
+            value = next(iter(setting.values()), own[0] if own else None)
+        if value is not None and p.contains(value):
+            out[p.name] = value
+    return out if len(out) == len(params) else {}
+
+
+class _Budget:
+    """The time left, and whether a trial with given settings still fits in it."""
+
+    def __init__(
+        self, seconds: float, spent: float, start: float, train_tokens: int, eval_tokens: int, rate: float
+    ) -> None:
+        self.seconds, self.spent, self.start = seconds, spent, start
+        self.train_tokens, self.eval_tokens, self.rate = train_tokens, eval_tokens, rate
+        self.observed: list[tuple[float, float]] = []  # (tokens trained, seconds) per finished trial
+
+    def elapsed(self) -> float:
+        return self.spent + time.monotonic() - self.start
+
+    def speed(self) -> float:
+        if self.observed:
+            return sum(t for t, _ in self.observed) / sum(s for _, s in self.observed)
+        return self.rate
+
+    def estimate(self, cfg: RunConfig) -> float:
+        """Seconds to train ``cfg`` and score validation after each epoch."""
+        epochs = cfg.train.num_train_epochs
+        return (self.train_tokens * epochs + epochs * self.eval_tokens / 3) / self.speed()
+
+    def fits(self, trial_cfg: RunConfig, best_cfg: RunConfig | None) -> bool:
+        final = max(self.estimate(trial_cfg), self.estimate(best_cfg) if best_cfg else 0.0)
+        return self.elapsed() + self.estimate(trial_cfg) + final <= self.seconds
+
+
+class SearchTrainer(HeadstartTrainer):
+    """The Trainer of the trials: a trial's score is its best epoch's (as the final run keeps its best
+    checkpoint), reported to the pruner per epoch (steps differ between batch sizes), and each
+    finished trial's speed refines the time estimates of the next."""
+
+    greater_is_better = True
+    budget: _Budget | None = None
+
+    def _report_to_hp_search(self, trial: Any, step: int, metrics: dict[str, float]) -> None:
+        if self.hp_search_backend is None or trial is None:
+            return
+        import optuna
+
+        value = self.compute_objective(dict(metrics))
+        if self.objective is not None:
+            value = max(value, self.objective) if self.greater_is_better else min(value, self.objective)
+        self.objective = value
+        trial.report(value, round(self.state.epoch or 0))
+        if trial.should_prune():
+            self.callback_handler.on_train_end(self.args, self.state, self.control)
+            raise optuna.TrialPruned()
+
+    def train(self, *args: Any, trial: Any = None, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        output = super().train(*args, trial=trial, **kwargs)
+        if trial is not None and self.budget is not None:
+            tokens = self.budget.train_tokens * self.args.num_train_epochs
+            self.budget.observed.append((tokens, time.monotonic() - started))
+        return output
+
+
+def tune(
+    config: RunConfig | dict[str, Any] | str | Path | None = None,
+    *,
+    time_budget: str | float = "30m",
+    n_trials: int | None = None,
+    space: dict[str, Any] | str | Path | None = None,
+    train: Source | None = None,
+    validation: Source | None = None,
+    test: Source | None = None,
+) -> TuneResult:
+    """Search the settings that score best on validation within ``time_budget``, then train them
+    once more and save that model (the search's trials in its report).
+
+    Args:
+        time_budget: Wall time for the whole search and the final training: 30m, 1h30m, 900s.
+        n_trials: Stop after this many trials even with time left (default: as many as fit).
+        space: A YAML file (or mapping) of the settings to search: name: {low, high, log} or
+            name: {choices: [...]}; default: learning rate, epochs, batch size, warm-up, weight
+            decay and attention dropout.
+    """
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(
+            "the optuna package for headstart tune", found="it is not installed", fix="pip install 'headstart[tune]'"
+        ) from None
+    started = time.monotonic()  # the budget counts loading and encoding the data too
+    budget_seconds = parse_duration(time_budget)
+    if n_trials is not None and n_trials < 1:
+        raise ConfigError("n_trials of at least 1", found=str(n_trials), fix="give --trials 1 or more, or leave it out")
+    cfg = as_config(config)
+    task = get_task(cfg.task.type)
+    model_path = resolve_model(cfg.model.name)
+    cfg = with_task_defaults(cfg, task, model_path)
+    params = parse_space(space, cfg)
+    out = check_output_dir(cfg.train.output_dir, cfg.train.overwrite_output_dir).resolve()
+    bundle = task.load_data(cfg, train, validation, test)  # without a validation file: data.validation_fraction
+    try:
+        tokenizer = load_tokenizer(model_path, words=task.pre_split)
+    except (OSError, ValueError, KeyError) as exc:
+        raise load_error(cfg.model.name, exc) from None
+    data, summary = encode_splits(task, bundle, tokenizer, cfg, list(bundle.notes))
+    work = out.parent / f".{out.name}.tune"
+    work.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{work / 'study.db'}"
+    metric = (cfg.train.metric_for_best_model or task.main_metric(bundle.labels)).removeprefix("eval_")
+    greater = not metric.endswith("loss")
+    direction = "maximize" if greater else "minimize"
+    search_cfg = copy.deepcopy(cfg)
+    search_cfg.train.report_to = "none"
+    search_cfg.train.eval_strategy = "epoch"
+    search_cfg.train.save_minutes, search_cfg.train.save_steps = 0.0, None  # trials are never resumed
+    budget: _Budget | None = None
+    limit = 0
+
+    def model_init(trial: Any = None) -> Any:
+        trial_cfg = search_cfg
+        if trial is not None:
+            trial_cfg = with_params(search_cfg, {p.name: p.suggest(trial) for p in params})
+            done = [t for t in trial.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            best_cfg = with_params(search_cfg, trial.study.best_trial.params) if done else None
+            if len(done) >= limit or not budget.fits(trial_cfg, best_cfg):
+                trial.set_user_attr("skipped", "the time left" if len(done) < limit else "n_trials")
+                trial.study.stop()
+                raise optuna.TrialPruned("the time budget")
+        try:
+            return align_model(task.build_model(model_path, bundle.labels, trial_cfg), tokenizer)
+        except HeadstartError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise load_error(cfg.model.name, exc) from None
+
+    trainer = trainer_for(
+        search_cfg, task, model_init, tokenizer, data, bundle.labels, work / "trials", summary, None, SearchTrainer
+    )
+    # trials keep no checkpoints: each is scored as it trains, and the best settings are trained again
+    trainer.args.save_strategy, trainer.args.load_best_model_at_end = "no", False
+    trainer.greater_is_better = greater
+    measured = estimate_run_seconds(trainer, summary["train"]["tokens"], 0, 0, 1.0)
+    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, load_if_exists=True, direction=direction)
+    spent = float(study.user_attrs.get("seconds_spent", 0.0))
+    rate = measured["tokens_per_second"] if measured else 1000.0
+    budget = _Budget(budget_seconds, spent, started, summary["train"]["tokens"], summary["validation"]["tokens"], rate)
+    trainer.budget = budget
+    defaults = _defaults(cfg, params, trainer.model.config)
+    if not study.trials:
+        first = with_params(cfg, defaults) if defaults else cfg
+        if not budget.fits(first, None):
+            need = 2 * budget.estimate(first)
+            raise ConfigError(
+                f"a time budget that holds one trial and the final training (about {need / 60:.0f} min here)",
+                found=f"{budget_seconds / 60:.0f} min",
+                fix=f"give --time-budget {math.ceil(need / 60 * 1.2)}m or more, or search fewer epochs",
+            )
+        if defaults:
+            study.enqueue_trial(defaults)  # the run's own settings first: the search never ends worse than them
+    limit = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) + (n_trials or 10**6)
+    logger.info(
+        "searching %s within %s (%.0f s spent before), scoring validation %s",
+        ", ".join(p.name for p in params),
+        time_budget,
+        spent,
+        metric,
+    )
+    try:
+        trainer.hyperparameter_search(
+            hp_space=lambda trial: {p.name: p.suggest(trial) for p in params if p.section == "train"},
+            compute_objective=lambda metrics: metrics[f"eval_{metric}"],
+            n_trials=10**6,  # the budget and n_trials stop it (model_init)
+            direction=direction,
+            backend="optuna",
+            study_name=STUDY_NAME,
+            storage=storage,
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        )
+    finally:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        study.set_user_attr("seconds_spent", budget.elapsed())
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise ConfigError(
+            "at least one finished trial", found="none finished in the budget", fix="give a longer --time-budget"
+        )
+    best = study.best_trial
+    record = _search_summary(study, params, metric, budget_seconds, budget.elapsed())
+    logger.info("best trial %d: %s %.4f with %s; training it once more", best.number, metric, best.value, best.params)
+    result = run_training(with_params(cfg, best.params), train, validation, test, search=record)
+    kept = result.output_dir / "tune"
+    kept.mkdir(exist_ok=True)
+    shutil.copy2(work / "study.db", kept / "study.db")
+    record["seconds"] = round(budget.elapsed(), 1)
+    write_json(kept / "trials.json", record)
+    shutil.rmtree(work, ignore_errors=True)
+    return TuneResult(result.output_dir, result.metrics, result.notes, result.train_seconds, dict(best.params), record)
+
+
+def _search_summary(study: Any, params: list[Param], metric: str, budget: float, elapsed: float) -> dict[str, Any]:
+    """The trials and the search's outcome, as the report and the card show them."""
+    import optuna
+
+    trials = []
+    for t in study.trials:
+        trials.append(
+            {
+                "number": t.number,
+                "state": t.state.name.lower() if not t.user_attrs.get("skipped") else "skipped",
+                "value": t.value,
+                "params": t.params,
+                "seconds": round(t.duration.total_seconds(), 1) if t.duration else None,
+                "epochs_scored": len(t.intermediate_values),
+            }
+        )
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    importance: dict[str, float] = {}
+    if len(complete) >= 2 and len(params) >= 1:
+        try:
+            importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        except (RuntimeError, ValueError):  # too few distinct trials for the evaluator
+            importance = {}
+    best = study.best_trial
+    return {
+        "metric": metric,
+        "direction": study.direction.name.lower(),
+        "budget_seconds": budget,
+        "search_seconds": round(elapsed, 1),
+        "best": {"number": best.number, "value": best.value, "params": best.params},
+        "importance": importance,
+        "trials": trials,
+    }
+
+
+__all__ = ["DEFAULT_SPACE", "TuneResult", "parse_duration", "parse_space", "tune"]

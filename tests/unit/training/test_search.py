@@ -1,0 +1,161 @@
+"""headstart tune: the search space and budget parsing, a real optuna search on the tiny model
+within its budget, the saved model of the best settings with the trials in its report, and an
+interrupted search continued by running it again."""
+
+import json
+
+import pytest
+
+from headstart import tune
+from headstart.cli import main
+from headstart.config import RunConfig
+from headstart.errors import ConfigError
+from headstart.training import search
+from headstart.training.search import parse_duration, parse_space
+from tests_support import SENTIMENT, tiny_run_config
+
+SPACE = {"learning_rate": {"low": 1e-3, "high": 5e-3, "log": True}, "num_train_epochs": {"choices": [2, 3]}}
+
+
+def test_durations():
+    assert [parse_duration(x) for x in ("30m", "1h30m", "90s", "2h", "45", 12.5)] == [1800, 5400, 90, 7200, 45, 12.5]
+    for bad in ("", "soon", "-5m", "0", "1d"):
+        with pytest.raises(ConfigError, match="time budget"):
+            parse_duration(bad)
+
+
+def test_the_search_space_reports_every_problem_at_once(tmp_path):
+    params = {p.name: p for p in parse_space(None, RunConfig())}
+    assert set(params) == {
+        "learning_rate",
+        "num_train_epochs",
+        "per_device_train_batch_size",
+        "warmup_steps",
+        "weight_decay",
+        "attention_dropout",
+    }
+    assert params["learning_rate"].log and params["attention_dropout"].section == "model"
+    bad = {
+        "learning_rat": {"low": 1, "high": 2},
+        "weight_decay": {"low": 0.2, "high": 0.1},
+        "seed": "x",
+        "warmup_steps": {"low": 0, "high": 1, "step": 2},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_space(bad, RunConfig())
+    message = str(info.value)
+    for part in (
+        "learning_rat: not a train or model setting",
+        "weight_decay: low < high",
+        "seed: expected",
+        "warmup_steps: unknown keys ['step']",
+    ):
+        assert part in message
+    file = tmp_path / "space.yaml"
+    file.write_text("learning_rate: {low: 1.0e-5, high: 1.0e-4, log: true}\nnum_train_epochs: [2, 3]\n")
+    assert [p.name for p in parse_space(file, RunConfig())] == ["learning_rate", "num_train_epochs"]
+    file.write_text("learning_rate: [unclosed\n")
+    with pytest.raises(ConfigError, match="space.yaml"):
+        parse_space(file, RunConfig())
+
+
+def _cfg(tiny_model_dir, out, **train):
+    cfg = tiny_run_config(tiny_model_dir, out, num_train_epochs=2, **train)
+    cfg["train"]["eval_strategy"] = "epoch"
+    return cfg
+
+
+def test_tune_searches_within_the_budget_and_saves_the_best_settings(tiny_model_dir, tmp_path):
+    out = tmp_path / "tuned"
+    result = tune(
+        _cfg(tiny_model_dir, out), time_budget="3m", n_trials=3, space=SPACE, train=SENTIMENT, validation=SENTIMENT[::2]
+    )
+    record = result.search
+    done = [t for t in record["trials"] if t["state"] == "complete"]
+    assert len(done) == 3 and record["seconds"] < 180
+    assert record["trials"][0]["params"] == {"learning_rate": 3e-3, "num_train_epochs": 2}, (
+        "the run's own settings first"
+    )
+    assert result.best_params == record["best"]["params"]
+    info = json.loads((out / "headstart.json").read_text())
+    assert info["config"]["train"]["learning_rate"] == pytest.approx(result.best_params["learning_rate"])
+    assert info["search"]["best"] == record["best"]
+    assert (out / "tune" / "study.db").is_file() and json.loads((out / "tune" / "trials.json").read_text())["trials"]
+    assert not (tmp_path / ".tuned.tune").exists(), "the work folder goes once the model is saved"
+    page = (out / "report.html").read_text()
+    assert "Hyper-parameter search" in page and (out / "search_history.png").is_file()
+    assert "settings chosen by `headstart tune`" in (out / "README.md").read_text()
+
+
+def test_an_interrupted_search_continues_with_its_trials_and_time(tiny_model_dir, tmp_path, monkeypatch):
+    out = tmp_path / "tuned"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search, "run_training", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tune(
+            _cfg(tiny_model_dir, out),
+            time_budget="3m",
+            n_trials=2,
+            space=SPACE,
+            train=SENTIMENT,
+            validation=SENTIMENT[::2],
+        )
+    assert (tmp_path / ".tuned.tune" / "study.db").is_file() and not out.exists()
+    monkeypatch.undo()
+    result = tune(
+        _cfg(tiny_model_dir, out), time_budget="3m", n_trials=1, space=SPACE, train=SENTIMENT, validation=SENTIMENT[::2]
+    )
+    states = {t["number"]: t["state"] for t in result.search["trials"]}
+    # the first run: trials 0 and 1, then 2 was not started (n_trials); the second run: trial 3
+    assert states == {0: "complete", 1: "complete", 2: "skipped", 3: "complete", 4: "skipped"}
+    assert result.search["seconds"] > result.search["trials"][0]["seconds"], "the first run's time is counted"
+
+
+def test_tune_refuses_a_budget_without_room_and_no_trials(tiny_model_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"a time budget that holds one trial and the final training"):
+        tune(
+            _cfg(tiny_model_dir, tmp_path / "a"),
+            time_budget="0.01s",
+            space=SPACE,
+            train=SENTIMENT,
+            validation=SENTIMENT,
+        )
+    with pytest.raises(ConfigError, match="n_trials of at least 1"):
+        tune(_cfg(tiny_model_dir, tmp_path / "c"), n_trials=0, train=SENTIMENT)
+
+
+def test_the_tune_command(tiny_model_dir, tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in SENTIMENT))
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {low: 1.0e-3, high: 5.0e-3}\n")
+    out = tmp_path / "cli"
+    argv = [
+        "tune",
+        "--model",
+        str(tiny_model_dir),
+        "--train",
+        str(data),
+        "--validation",
+        str(data),
+        "-o",
+        str(out),
+        "--trials",
+        "2",
+        "--time-budget",
+        "3m",
+        "--space",
+        str(space),
+        "--max_length",
+        "32",
+        "--epochs",
+        "2",
+        "--set",
+        "train.learning_rate=0.003",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "best validation accuracy" in printed and f"saved to {out}" in printed
