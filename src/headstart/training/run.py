@@ -88,6 +88,9 @@ def run_training(
     bundle = task.load_data(cfg, train, validation, test)
     if distillation is not None:
         bundle = distillation.extend(task, bundle)
+    # seeded again right before the head's random init, as the Trainer seeds before a model_init: the
+    # same settings then give the same model as a search trial did, whatever reading the data drew
+    set_seed(cfg.train.seed)
     tokenizer, model = _load_backbone(task, cfg, model_path, bundle.labels)
     notes = list(bundle.notes)
     data, summary = encode_splits(task, bundle, tokenizer, cfg, notes)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from transformers import set_seed
 
 from headstart.artifacts import check_output_dir, write_json
 from headstart.config import RunConfig, apply_overrides
@@ -44,6 +45,7 @@ from headstart.modeling.backbones import (
 )
 from headstart.models import load_error, resolve_model
 from headstart.tasks import get_task
+from headstart.training.arguments import LOWER_IS_BETTER
 from headstart.training.estimate import estimate_run_seconds
 from headstart.training.run import TrainResult, as_config, encode_splits, run_training, trainer_for, with_task_defaults
 from headstart.training.trainer import HeadstartTrainer
@@ -300,7 +302,7 @@ def tune(
     work.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{work / 'study.db'}"
     metric = (cfg.train.metric_for_best_model or task.main_metric(bundle.labels)).removeprefix("eval_")
-    greater = not metric.endswith("loss")
+    greater = not (metric.endswith("loss") or metric in LOWER_IS_BETTER)
     direction = "maximize" if greater else "minimize"
     search_cfg = copy.deepcopy(cfg)
     search_cfg.train.report_to = "none"
@@ -320,7 +322,11 @@ def tune(
                 trial.study.stop()
                 raise optuna.TrialPruned("the time budget")
         try:
-            return align_model(task.build_model(model_path, bundle.labels, trial_cfg), tokenizer)
+            model = align_model(task.build_model(model_path, bundle.labels, trial_cfg), tokenizer)
+            # seeded again after the head's init, as the Trainer's __init__ does after the final run
+            # builds its model: the best settings trained again then draw the same dropout masks
+            set_seed(cfg.train.seed)
+            return model
         except HeadstartError:
             raise
         except (OSError, ValueError, KeyError) as exc:

@@ -159,3 +159,20 @@ def test_the_tune_command(tiny_model_dir, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "best validation accuracy" in printed and f"saved to {out}" in printed
+
+
+def test_the_saved_model_is_the_best_trial_trained_again_to_the_same_score(tiny_model_dir, tmp_path):
+    """Seeded alike (before the head's init and after it, as the Trainer's __init__ does), the
+    final run of the best settings reproduces the trial's validation score, not a new draw of it."""
+    rows = [
+        {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
+        for i, r in enumerate(SENTIMENT * 2)
+    ]
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={"type": "regression"}, num_train_epochs=2)
+    cfg["train"]["eval_strategy"] = "epoch"
+    space = {"learning_rate": {"low": 1e-4, "high": 1e-3, "log": True}, "num_train_epochs": [2, 3]}
+    result = tune(cfg, time_budget="3m", n_trials=3, space=space, train=rows[:16], validation=rows[16:])
+    assert result.search["metric"] == "mse" and result.search["direction"] == "minimize"
+    done = [t["value"] for t in result.search["trials"] if t["state"] == "complete"]
+    assert result.search["best"]["value"] == min(done)
+    assert result.metrics["validation"]["mse"] == pytest.approx(result.search["best"]["value"], rel=1e-5)
