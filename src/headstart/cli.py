@@ -320,11 +320,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(cfg)
     if not is_main():
         return 0  # rank 0 prints the scores
-    for split, m in result.metrics.items():
-        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
-        print(f"{split}: " + json.dumps(shown))
+    _print_scores(result.metrics)
     print(f"saved to {result.output_dir} ({result.train_seconds:.0f} s of training)")
     return 0
+
+
+def _print_scores(metrics: dict[str, Any]) -> None:
+    for split, m in metrics.items():
+        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
+        print(f"{split}: " + json.dumps(shown))
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
@@ -338,9 +342,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         unlabeled=args.unlabeled,
     )
-    for split, m in result.metrics.items():
-        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
-        print(f"{split}: " + json.dumps(shown))
+    _print_scores(result.metrics)
     print(f"saved to {result.output_dir} ({result.train_seconds:.0f} s of training)")
     return 0
 
@@ -354,9 +356,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         f"{len(search['trials'])} trials in {search['seconds'] / 60:.1f} min; best validation {search['metric']} "
         f"{search['best']['value']:.4f} with " + json.dumps(result.best_params)
     )
-    for split, m in result.metrics.items():
-        shown = {k: round(v, 4) for k, v in m.items() if isinstance(v, float)}
-        print(f"{split}: " + json.dumps(shown))
+    _print_scores(result.metrics)
     print(f"saved to {result.output_dir} (the trials: report.html, tune/trials.json)")
     return 0
 

@@ -28,7 +28,7 @@ from headstart.data.labels import LabelSet
 from headstart.data.options import ReadOptions
 from headstart.errors import ConfigError, DataError
 from headstart.inference.predictor import Predictor
-from headstart.tasks import Task, get_task
+from headstart.tasks import TASKS, Task, get_task
 from headstart.training.run import TrainResult, as_config, run_training
 from headstart.training.trainer import HeadstartTrainer
 
@@ -174,10 +174,11 @@ def distill(
     predictor = Predictor.load(teacher_dir)
     task = get_task(predictor.info.task)
     if not hasattr(task, "teacher_targets"):
+        can = ", ".join(name for name, kind in TASKS.items() if hasattr(kind, "teacher_targets"))
         raise ConfigError(
-            "a teacher of a task that can be distilled (text-classification, single texts or pairs)",
+            f"a teacher of a task that can be distilled ({can})",
             found=f"a {predictor.info.task} model",
-            fix="distil a text-classification teacher; the other tasks are not supported yet",
+            fix="distill a teacher of one of those tasks; the others cannot be distilled yet",
             file=str(teacher_dir),
         )
     cfg.task.type = predictor.info.task

@@ -111,7 +111,9 @@ def parse_duration(text: str | float | int) -> float:
         parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", value)
         if not value or parts is None:
             raise ConfigError(
-                "a time budget such as 30m, 1h30m, 90s or a number of seconds", found=repr(text), fix="write it so"
+                "a time budget such as 30m, 1h30m, 90s or a number of seconds",
+                found=repr(text),
+                fix="give e.g. --time-budget 30m (hours h, minutes m, seconds s)",
             )
         h, m, s = (float(p) if p else 0.0 for p in parts.groups())
         seconds = 3600 * h + 60 * m + s
