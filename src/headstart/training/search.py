@@ -63,6 +63,9 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
 }
 MODEL_KEYS = ("attention_dropout", "classifier_dropout")  # searched keys of the model section
 STUDY_NAME = "headstart"
+# The first epoch's score says little: on small sets many runs still predict the majority label
+# after it and recover in the next, so a trial is first compared with the others after epoch 2.
+PRUNE_FROM_EPOCH = 2
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,14 @@ def _defaults(cfg: RunConfig, params: list[Param], model_config: Any) -> dict[st
     return out if len(out) == len(params) else {}
 
 
+def _trials_run(study: Any) -> int:
+    """Trials that trained, finished or pruned (as optuna counts ``n_trials``); not those skipped."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return sum(t.state in states and "skipped" not in t.user_attrs for t in study.trials)
+
+
 class _Budget:
     """The time left, and whether a trial with given settings still fits in it."""
 
@@ -273,7 +284,7 @@ def tune(
 
     Args:
         time_budget: Wall time for the whole search and the final training: 30m, 1h30m, 900s.
-        n_trials: Stop after this many trials even with time left (default: as many as fit).
+        n_trials: Stop after this many trials, finished or pruned, even with time left (default: as many as fit).
         space: A YAML file (or mapping) of the settings to search: name: {low, high, log} or
             name: {choices: [...]}; default: learning rate, epochs, batch size, warm-up, weight
             decay and attention dropout.
@@ -319,8 +330,9 @@ def tune(
             trial_cfg = with_params(search_cfg, {p.name: p.suggest(trial) for p in params})
             done = [t for t in trial.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
             best_cfg = with_params(search_cfg, trial.study.best_trial.params) if done else None
-            if len(done) >= limit or not budget.fits(trial_cfg, best_cfg):
-                trial.set_user_attr("skipped", "the time left" if len(done) < limit else "n_trials")
+            ran = _trials_run(trial.study)
+            if ran >= limit or not budget.fits(trial_cfg, best_cfg):
+                trial.set_user_attr("skipped", "the time left" if ran < limit else "n_trials")
                 trial.study.stop()
                 raise optuna.TrialPruned("the time budget")
         try:
@@ -358,7 +370,7 @@ def tune(
             )
         if defaults:
             study.enqueue_trial(defaults)  # the run's own settings first: the search never ends worse than them
-    limit = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) + (n_trials or 10**6)
+    limit = _trials_run(study) + (n_trials or 10**6)
     logger.info(
         "searching %s within %s (%.0f s spent before), scoring validation %s",
         ", ".join(p.name for p in params),
@@ -377,7 +389,7 @@ def tune(
             storage=storage,
             load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=PRUNE_FROM_EPOCH),
         )
     finally:
         study = optuna.load_study(study_name=STUDY_NAME, storage=storage)

@@ -176,3 +176,21 @@ def test_the_saved_model_is_the_best_trial_trained_again_to_the_same_score(tiny_
     done = [t["value"] for t in result.search["trials"] if t["state"] == "complete"]
     assert result.search["best"]["value"] == min(done)
     assert result.metrics["validation"]["mse"] == pytest.approx(result.search["best"]["value"], rel=1e-5)
+
+
+def test_no_trial_is_pruned_on_its_first_epoch(tiny_model_dir, tmp_path):
+    """Runs on small sets often predict the majority label after one epoch and recover after the
+    next, so the pruner first compares trials after epoch 2."""
+    rows = [
+        {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
+        for i, r in enumerate(SENTIMENT * 2)
+    ]
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={"type": "regression"}, num_train_epochs=3)
+    cfg["train"]["eval_strategy"] = "epoch"
+    space = {"learning_rate": {"choices": [3e-3, 1e-7]}, "num_train_epochs": [3]}
+    result = tune(cfg, time_budget="5m", n_trials=6, space=space, train=rows[:16], validation=rows[16:])
+    ran = [t for t in result.search["trials"] if t["state"] != "skipped"]
+    pruned = [t for t in ran if t["state"] == "pruned"]
+    assert len(ran) == 6, "n_trials counts the pruned trials too, as optuna does"
+    assert pruned, "a learning rate of 1e-7 falls behind and is pruned"
+    assert {t["epochs_scored"] for t in pruned} == {search.PRUNE_FROM_EPOCH}
