@@ -11,6 +11,7 @@ from headstart.artifacts import ModelInfo, info_error, read_info_file
 from headstart.config import register_task_type, unregister_task_type
 from headstart.errors import ConfigError, ModelLoadError
 from headstart.tasks.base import PredictOption, Task
+from headstart.tasks.generation import Generation
 from headstart.tasks.multi_label import MultiLabelClassification
 from headstart.tasks.question_answering import QuestionAnswering
 from headstart.tasks.regression import Regression
@@ -43,6 +44,7 @@ for _task in (
     TextToText,
     TokenClassification,
     QuestionAnswering,
+    Generation,
 ):
     register(_task)
 

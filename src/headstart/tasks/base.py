@@ -9,7 +9,7 @@ behaviour is composed from ``tasks/common``, and the layers above (``training``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from headstart.artifacts import ModelInfo
@@ -27,6 +27,19 @@ class PredictOption:
 
     choices: tuple[Any, ...]
     help: str
+
+
+@dataclass
+class TrainingSetup:
+    """A task's own Trainer (``OwnTrainer``): headstart's Trainer is put in front of ``trainer_class``
+    (token budgets, throughput, the evaluation order), so only the task's trainer's hooks differ."""
+
+    trainer_class: type  # a transformers.Trainer subclass (TRL's SFTTrainer, Seq2SeqTrainer)
+    arguments_class: type  # its TrainingArguments subclass (SFTConfig, Seq2SeqTrainingArguments)
+    arguments: dict[str, Any]  # values of the fields the subclass adds
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)  # further keywords of trainer_class
+    measured_lengths: bool = True  # the rows keep encode()'s lengths (not where the trainer packs them)
+    on_trainer: Callable[[Any], None] | None = None  # given the Trainer once it is built
 
 
 class ModelRun(Protocol):
@@ -207,6 +220,15 @@ class Task(Protocol):
 
     def serving(self) -> ServingSpec:
         """The task's request/response schemas and page (imports the ``serve`` extra's pydantic)."""
+        ...
+
+
+class OwnTrainer(Protocol):
+    """What a task adds to train with a Trainer of its own (TRL's ``SFTTrainer`` for generation);
+    a task without it trains with headstart's Trainer alone."""
+
+    def training_setup(self, cfg: RunConfig, tokenizer: Any) -> TrainingSetup:
+        """The Trainer class, its arguments and keywords for this run."""
         ...
 
 

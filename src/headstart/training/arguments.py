@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import TrainingArguments
@@ -36,8 +37,16 @@ def scored_after_training_only(cfg: TrainConfig) -> bool:
     )
 
 
-def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_eval: bool = True) -> TrainingArguments:
-    """The TrainingArguments of a run whose checkpoints go to ``work_dir``."""
+def training_arguments(
+    cfg: TrainConfig,
+    work_dir: Path,
+    main_metric: str,
+    has_eval: bool = True,
+    arguments_class: type[TrainingArguments] = TrainingArguments,
+    extra: dict[str, Any] | None = None,
+) -> TrainingArguments:
+    """The TrainingArguments of a run whose checkpoints go to ``work_dir``; a task's own Trainer
+    takes ``arguments_class`` (a subclass) with the ``extra`` values of the fields it adds."""
     passed = {name: getattr(cfg, name) for name in HF_TRAIN_FIELDS}
     evaluate = has_eval and cfg.eval_strategy != "no" and not scored_after_training_only(cfg)
     metric = cfg.metric_for_best_model or main_metric
@@ -64,4 +73,4 @@ def training_arguments(cfg: TrainConfig, work_dir: Path, main_metric: str, has_e
     if passed["eval_steps"] is None:
         passed.pop("eval_steps")
         passed.pop("save_steps")
-    return TrainingArguments(**passed)
+    return arguments_class(**passed, **(extra or {}))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback, set_seed
+from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from headstart.acceleration import attention_implementation, attention_of, pad_multiple, prepare
 from headstart.acceleration.dropout import dropout_of
@@ -43,7 +43,7 @@ from headstart.training.distributed import is_main, leave
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trackers import check_trackers, tensorboard_logs, tracker_names
-from headstart.training.trainer import HeadstartTrainer
+from headstart.training.trainer import HeadstartTrainer, with_own_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +342,16 @@ def trainer_for(
     """The run's Trainer; ``model`` is the model, or a function of a search trial that builds one
     (HF's ``model_init``), whose models are prepared for the device as the run's would be."""
     trackers = tracker_names(cfg.train.report_to)
-    args = training_arguments(cfg.train, checkpoints, task.main_metric(labels))
+    own = task.training_setup(cfg, tokenizer) if hasattr(task, "training_setup") else None
+    if own is not None:
+        trainer_class = with_own_trainer(trainer_class, own.trainer_class)
+    args = training_arguments(
+        cfg.train,
+        checkpoints,
+        task.main_metric(labels),
+        arguments_class=own.arguments_class if own else TrainingArguments,
+        extra=own.arguments if own else None,
+    )
     known = set(task.metric_names(labels)) | {"loss"}
     if args.metric_for_best_model and args.metric_for_best_model.removeprefix("eval_") not in known:
         raise ConfigError(
@@ -375,27 +384,38 @@ def trainer_for(
         build, model = model, None
         model_init = lambda trial=None: prepared(build(trial))  # noqa: E731 - HF counts its arguments
     lengths = {name: s.pop("lengths") for name, s in summary.items()}
+    if own is not None and not own.measured_lengths:
+        lengths = {}  # the task's trainer regroups the rows (packing): encode()'s lengths no longer apply
     padding = _pad_multiple(cfg, args.device.type, args.bf16)
+    keywords: dict[str, Any] = {
+        "model": model,
+        "model_init": model_init,
+        "args": args,
+        "train_dataset": data["train"],
+        "eval_dataset": data["validation"],
+        "processing_class": tokenizer,
+        "data_collator": task.collator(tokenizer, padding),
+        "compute_metrics": lambda prediction: task.train_metrics(prediction, labels, cfg),
+        "callbacks": callbacks,
+        "train_lengths": lengths.get("train"),
+        "eval_lengths": lengths.get("validation"),
+        "max_tokens_per_batch": cfg.train.max_tokens_per_batch,
+        "pad_to_multiple_of": padding,  # the token budget counts the rounded lengths
+        # one asked for by name is used throughout
+        "eval_attention": attention_implementation(args.device.type, args.bf16, training=False)
+        if cfg.speed.attn_implementation is None
+        else None,
+        "compute_loss_func": task.loss(class_weights) if class_weights else None,
+    }
+    if own is not None:
+        keywords.update(own.trainer_kwargs)
+        # a task's trainer may take neither (TRL's SFTTrainer builds its own collator, has no model_init)
+        keywords = {k: v for k, v in keywords.items() if v is not None or k not in ("model_init", "data_collator")}
     with tensorboard_logs(checkpoints.parent, trackers):
-        return trainer_class(
-            model=model,
-            model_init=model_init,
-            args=args,
-            train_dataset=data["train"],
-            eval_dataset=data["validation"],
-            processing_class=tokenizer,
-            data_collator=task.collator(tokenizer, padding),
-            compute_metrics=lambda prediction: task.train_metrics(prediction, labels, cfg),
-            callbacks=callbacks,
-            train_lengths=lengths["train"],
-            eval_lengths=lengths.get("validation"),
-            max_tokens_per_batch=cfg.train.max_tokens_per_batch,
-            pad_to_multiple_of=padding,  # the token budget counts the rounded lengths
-            eval_attention=attention_implementation(args.device.type, args.bf16, training=False)
-            if cfg.speed.attn_implementation is None
-            else None,  # one asked for by name is used throughout
-            compute_loss_func=task.loss(class_weights) if class_weights else None,
-        )
+        trainer = trainer_class(**keywords)
+    if own is not None and own.on_trainer is not None:
+        own.on_trainer(trainer)
+    return trainer
 
 
 def _validation_point(state: Any, scores: dict[str, Any]) -> dict[str, Any]:

@@ -224,6 +224,14 @@ class HeadstartTrainer(Trainer):
         return output
 
 
+def with_own_trainer(base: type[HeadstartTrainer], own: type[Trainer]) -> type[HeadstartTrainer]:
+    """``base`` (headstart's Trainer) in front of a task's own Trainer class, e.g. TRL's SFTTrainer:
+    headstart's hooks run first and hand over to the task's, then to transformers' own."""
+    if issubclass(base, own):
+        return base
+    return type(f"{base.__name__}With{own.__name__}", (base, own), {})
+
+
 def _longest_first(dataloader: Any) -> LongestFirstSampler | None:
     """The ``LongestFirstSampler`` behind a (possibly accelerate-prepared) DataLoader, if any."""
     for candidate in (

@@ -1,0 +1,157 @@
+"""Generation: reading input/target data (several references, chat messages), the scores against
+sacrebleu and rouge-score, and training tiny decoders and a tiny T5 end to end: save, load,
+write the same alone and in a batch, and plain transformers writes what Predictor writes."""
+
+import json
+
+import pytest
+import torch
+
+from headstart import Predictor, train
+from headstart.data.examples import to_table
+from headstart.errors import ConfigError, DataError
+from headstart.tasks.generation.examples import generation_from_table, read_generation
+from headstart.tasks.generation.metrics import text_scores
+from tests_support import tiny_run_config
+
+# A tiny data-to-text set: the model learns to write the word after "say".
+WORDS = ["great", "movie", "film", "story", "plot", "actors", "awful", "boring"]
+ROWS = [{"mr": f"say {w}", "ref": f"{w} {w}"} for w in WORDS]
+
+
+def _cfg(model_dir, out, epochs=60, **task):
+    cfg = tiny_run_config(
+        model_dir, out, task={"type": "generation", **task}, num_train_epochs=epochs, learning_rate=1e-2
+    )
+    cfg["model"]["max_length"] = 24
+    cfg["task"].setdefault("max_new_tokens", 8)
+    cfg["task"].setdefault("eval_samples", 0)
+    return cfg
+
+
+# -- data ----------------------------------------------------------------------------------------
+def test_columns_are_detected_and_rows_sharing_an_input_are_one_example():
+    rows = [
+        {"mr": "a", "ref": "one"},
+        {"mr": "b", "ref": "two"},
+        {"mr": "a", "ref": "uno"},
+    ]
+    ex = generation_from_table(to_table(rows))
+    assert ex.inputs == ["a", "b"] and ex.references == [["one", "uno"], ["two"]]
+    assert ex.pairs() == [("a", "one"), ("a", "uno"), ("b", "two")]
+    assert ex.locations == ["input row 1", "input row 2"] and ex.columns == {"input": "mr", "target": "ref"}
+    listed = generation_from_table(to_table([{"source": "x", "target": ["y", "z"]}]))
+    assert listed.references == [["y", "z"]]
+
+
+def test_chat_messages_end_with_the_reply_to_learn():
+    rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    ex = generation_from_table(to_table(rows))
+    assert ex.is_chat and ex.inputs == [[{"role": "user", "content": "hi"}]] and ex.references == [["hello"]]
+    with pytest.raises(DataError, match="ending with the assistant's reply") as err:
+        generation_from_table(to_table([{"messages": [{"role": "user", "content": "hi"}]}]))
+    assert "input row 1" in str(err.value)
+
+
+def test_bad_data_says_where_and_what_to_do(tmp_path):
+    with pytest.raises(DataError, match="a column with the target") as err:
+        generation_from_table(to_table([{"mr": "a", "notes": "x"}]))
+    assert "--target-column" in str(err.value)
+    path = tmp_path / "d.csv"
+    path.write_text("mr,ref\na,one\nb,\n", encoding="utf-8")
+    with pytest.raises(DataError, match="text in ref") as err:
+        read_generation(str(path))
+    assert f"{path}:3" in str(err.value)
+    unlabeled = read_generation(str(path), need_targets=False)
+    assert unlabeled.inputs == ["a", "b"]
+
+
+def test_a_prompt_template_needs_the_input_slot(tiny_llama_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"prompt_template must hold \{input\}"):
+        train(_cfg(tiny_llama_dir, tmp_path / "o", prompt_template="Describe:\n"), train=ROWS)
+
+
+# -- scores --------------------------------------------------------------------------------------
+def test_scores_match_sacrebleu_with_references_padded():
+    import sacrebleu
+
+    outputs = ["the cat sat on the mat", "a dog ran", "Hello there"]
+    refs = [["the cat sat on a mat", "a cat sat on the mat"], ["the dog ran away"], ["hello there"]]
+    got = text_scores(outputs, refs)
+    streams = [[r[0] for r in refs], [r[1] if len(r) > 1 else None for r in refs]]
+    expected = sacrebleu.corpus_bleu(outputs, streams, tokenize="13a", lowercase=True).score
+    assert got["bleu"] == pytest.approx(expected, abs=1e-4) and 0 < got["bleu"] < 100
+    assert got["exact_match"] == pytest.approx(100 / 3, abs=1e-3), "case and spacing do not count"
+    # unigram F1 with the best reference: 5/6 (one "the" too many), 4/7 (P 2/3, R 2/4), 1
+    assert got["rouge1"] == pytest.approx(100 * (5 / 6 + 4 / 7 + 1) / 3, abs=1e-3)
+    assert "13a" in got["bleu_signature"] and "lc" in got["bleu_signature"]
+
+
+# -- training ------------------------------------------------------------------------------------
+# T5 copies the word through cross-attention, and takes longer to learn it
+@pytest.mark.parametrize(("backbone", "epochs"), [("tiny_llama_dir", 60), ("tiny_gpt2_dir", 60), ("tiny_t5_dir", 120)])
+def test_a_tiny_model_learns_to_write_and_saves_a_plain_model(backbone, epochs, tmp_path, request):
+    model_dir = request.getfixturevalue(backbone)
+    out = tmp_path / "writer"
+    cfg = _cfg(model_dir, out, eval_samples=4)
+    cfg["train"].update(num_train_epochs=epochs, eval_strategy="steps", eval_steps=epochs, metric_for_best_model="loss")
+    result = train(cfg, train=ROWS, validation=ROWS[:4])
+    assert result.metrics["validation"]["exact_match"] == 100.0, result.metrics["validation"]["outputs"]
+    assert result.metrics["validation"]["chrf"] == pytest.approx(100.0)  # BLEU needs 4-grams: two words have none
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert any("eval_bleu" in h for h in history), "validation writes its sample each epoch"
+    generation = json.loads((out / "generation_config.json").read_text())
+    assert generation["max_new_tokens"] == 8
+    predictor = Predictor.load(out)
+    inputs = [r["mr"] for r in ROWS]
+    batched = [p["generated_text"] for p in predictor.predict(inputs, batch_size=8)]
+    alone = [predictor.predict(x)[0]["generated_text"] for x in inputs]
+    assert batched == alone == [r["ref"] for r in ROWS]
+
+
+def test_plain_transformers_writes_what_predictor_writes(tiny_llama_dir, tmp_path):
+    from transformers import pipeline
+
+    out = tmp_path / "writer"
+    train(_cfg(tiny_llama_dir, out, epochs=5), train=ROWS, validation=ROWS[:2])
+    writer = pipeline("text-generation", model=str(out))
+    plain = [writer(f"{r['mr']}\n", return_full_text=False)[0]["generated_text"] for r in ROWS]
+    ours = [p["generated_text"] for p in Predictor.load(out).predict([r["mr"] for r in ROWS])]
+    assert [p.strip() for p in plain] == ours
+
+
+def test_the_loss_counts_only_the_target_tokens(tiny_llama_dir, tmp_path):
+    """TRL's completion mask: the prompt's tokens are -100 in the labels the model sees."""
+    from headstart.training import run as running
+
+    seen = {}
+    original = running.trainer_for
+
+    def spy(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        seen["batch"] = trainer.data_collator([trainer.train_dataset[0]])
+        seen["tokenizer"] = trainer.processing_class
+        return trainer
+
+    running.trainer_for = spy
+    try:
+        train(_cfg(tiny_llama_dir, tmp_path / "o", epochs=1), train=ROWS, validation=ROWS[:2])
+    finally:
+        running.trainer_for = original
+    ids, labels = seen["batch"]["input_ids"][0], seen["batch"]["labels"][0]
+    learned = seen["tokenizer"].decode(ids[labels != -100])
+    assert learned.startswith(ROWS[0]["ref"]) and "say" not in learned
+
+
+def test_an_encoder_cannot_write(tiny_model_dir, tmp_path):
+    with pytest.raises(ConfigError, match="a decoder .* or an encoder-decoder"):
+        train(_cfg(tiny_model_dir, tmp_path / "o"), train=ROWS)
+
+
+def test_an_input_longer_than_the_model_holds_is_refused(tiny_llama_dir, tmp_path):
+    out = tmp_path / "writer"
+    train(_cfg(tiny_llama_dir, out, epochs=1), train=ROWS, validation=ROWS[:2])
+    predictor = Predictor.load(out)
+    with pytest.raises(DataError, match="inputs of at most 120 tokens") as err:
+        predictor.predict(["short", "great " * 200])
+    assert "input 2" in str(err.value)
