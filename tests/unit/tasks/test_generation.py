@@ -5,7 +5,6 @@ write the same alone and in a batch, and plain transformers writes what Predicto
 import json
 
 import pytest
-import torch
 
 from headstart import Predictor, train
 from headstart.data.examples import to_table
