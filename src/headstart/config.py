@@ -37,9 +37,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_LENGTH = 256  # model.max_length of the text tasks and of embeddings
 
 
-def _f(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
-    """A dataclass field with help text, optional extra CLI flag names and allowed values."""
-    meta = {"help": help, "flags": flags, "choices": choices}
+def _f(
+    default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = (), bare_flag: bool = True
+) -> Any:
+    """A dataclass field with help text, optional extra CLI flag names and allowed values; without
+    ``bare_flag``, only ``flags`` name it on the command line (its own name means something else there)."""
+    meta = {"help": help, "flags": flags, "choices": choices, "bare_flag": bare_flag}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -174,9 +177,11 @@ _TASK_CHECKS: dict[Callable[[Any], list[str]], None] = {}  # an ordered set: a s
 _DECLARED: dict[str, tuple[set[str], tuple[Callable[[Any], list[str]], ...]]] = {}  # task -> its keys, checks
 
 
-def setting(default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = ()) -> Any:
+def setting(
+    default: Any, help: str, *, flags: tuple[str, ...] = (), choices: tuple[Any, ...] = (), bare_flag: bool = True
+) -> Any:
     """A config field with its help text, extra CLI flag names and allowed values (for task packages)."""
-    return _f(default, help, flags=flags, choices=choices)
+    return _f(default, help, flags=flags, choices=choices, bare_flag=bare_flag)
 
 
 def register_task_type(
@@ -234,7 +239,10 @@ def _build_task_section() -> None:
     entries: list[tuple[str, Any, Any]] = [("type", str, task_type)]
     for key, (hint, f) in _TASK_FIELDS.items():
         meta = f.metadata
-        entries.append((key, hint, _f(_default_of(f), meta["help"], flags=meta["flags"], choices=meta["choices"])))
+        copied = _f(
+            _default_of(f), meta["help"], flags=meta["flags"], choices=meta["choices"], bare_flag=meta["bare_flag"]
+        )
+        entries.append((key, hint, copied))
     TaskConfig = dataclasses.make_dataclass("TaskConfig", entries)
     TaskConfig.__doc__ = "What the head predicts: the task, and the keys its package declares (tasks/<task>/)."
     TaskConfig.__module__ = __name__
@@ -486,7 +494,9 @@ _NO_BARE_FLAG = {("model", "name"), ("task", "type")}
 
 def flag_names(section: str, f: dataclasses.Field) -> list[str]:
     """The CLI flags of a config field: --name, --name-with-dashes, and its aliases."""
-    names = [] if (section, f.name) in _NO_BARE_FLAG else [f"--{f.name}"]
+    if (section, f.name) in _NO_BARE_FLAG or not f.metadata.get("bare_flag", True):
+        return list(f.metadata.get("flags", ()))
+    names = [f"--{f.name}"]
     if "_" in f.name:
         names.append(f"--{f.name.replace('_', '-')}")
     return names + [n for n in f.metadata.get("flags", ()) if n not in names]

@@ -7,7 +7,10 @@ from typing import Any
 from headstart.artifacts import ModelInfo
 from headstart.tasks import Task
 
-PREFERRED = ["accuracy", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy", "ece", "brier"]
+PREFERRED = [
+    "accuracy", "exact_match", "f1", "precision", "recall", "f1_macro", "f1_micro", "token_accuracy", "ece", "brier",
+    "bleu", "chrf", "rouge1", "rouge2", "rougeL",
+]  # fmt: skip
 
 
 def _table(metrics: dict[str, Any]) -> list[str]:
@@ -24,6 +27,8 @@ def _per_class(metrics: dict[str, Any]) -> list[str]:
     scores = metrics.get(split, {})
     per = scores.get("per_class") or scores.get("per_type") or {}
     what = "entity type" if "per_type" in scores else "label"
+    if not per:
+        return []
     rows = [f"Per {what} ({split}):", "", f"| {what} | precision | recall | f1 | support |", "|---|---|---|---|---|"]
     for name, m in per.items():
         rows.append(f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['support']} |")
@@ -90,14 +95,15 @@ def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> s
         "",
         f"# {info.task} model fine-tuned from `{info.base_model}`",
         "",
-        f"Labels: {', '.join(f'`{label}`' for label in info.labels)}. Input: {task.card_input(info)}",
+        (f"Labels: {', '.join(f'`{label}`' for label in info.labels)}. " if info.labels else "")
+        + f"Input: {task.card_input(info)}",
         "",
         "## Scores",
         "",
         *_table(metrics),
         "",
         *_per_class(metrics),
-        "",
+        *([""] if _per_class(metrics) else []),
         *_calibration(metrics),
         "## Use it",
         "",

@@ -28,6 +28,11 @@ SCALARS = [
     "token_accuracy",
     "ece",
     "brier",
+    "bleu",
+    "chrf",
+    "rouge1",
+    "rouge2",
+    "rougeL",
 ]
 
 
@@ -318,6 +323,11 @@ def _page(
             parts.append(f"<p>Temperature {calibration['temperature']:.3f}, fitted on the validation set.</p>")
             rows = [[k, _fmt(calibration["before"][k]), _fmt(calibration["after"][k])] for k in ("ece", "brier", "nll")]
             parts.append(_table(["", "raw scores", "calibrated"], rows))
+        written = scores.get("outputs")  # a generating model's outputs, worst first
+        if written:
+            parts.append(f"<h2>Outputs, worst first ({_e(split)})</h2>")
+            rows = [[o["chrf"], o["input"], " | ".join(o["references"]), o["output"], o["location"]] for o in written]
+            parts.append(_table(["chrF", "input", "references", "output", "where"], rows))
         mistakes = scores.get("mistakes")
         if mistakes:
             parts.append(f"<h2>Most confident mistakes ({_e(split)})</h2>")

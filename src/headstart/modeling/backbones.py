@@ -266,7 +266,8 @@ def align_model(model: Any, tokenizer: Any) -> Any:
     configs = [model.config]
     if hasattr(model.config, "get_text_config") and model.config.get_text_config() is not model.config:
         configs.append(model.config.get_text_config())
-    for config in configs:
+    generation = getattr(model, "generation_config", None)  # a model that writes pads its batches with it too
+    for config in [*configs, *([generation] if generation is not None else [])]:
         if getattr(config, "pad_token_id", None) is None:
             config.pad_token_id = tokenizer.pad_token_id
     return model

@@ -5,6 +5,7 @@ write the same alone and in a batch, and plain transformers writes what Predicto
 import json
 
 import pytest
+import torch
 
 from headstart import Predictor, train
 from headstart.data.examples import to_table
@@ -93,12 +94,15 @@ def test_a_tiny_model_learns_to_write_and_saves_a_plain_model(backbone, epochs, 
     model_dir = request.getfixturevalue(backbone)
     out = tmp_path / "writer"
     cfg = _cfg(model_dir, out, eval_samples=4)
-    cfg["train"].update(num_train_epochs=epochs, eval_strategy="steps", eval_steps=epochs, metric_for_best_model="loss")
+    cfg["train"].update(num_train_epochs=epochs, eval_strategy="steps", eval_steps=epochs)
     result = train(cfg, train=ROWS, validation=ROWS[:4])
     assert result.metrics["validation"]["exact_match"] == 100.0, result.metrics["validation"]["outputs"]
     assert result.metrics["validation"]["chrf"] == pytest.approx(100.0)  # BLEU needs 4-grams: two words have none
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert any("eval_bleu" in h for h in history), "validation writes its sample each epoch"
+    assert "Outputs, worst first" in (out / "report.html").read_text()
+    card = (out / "README.md").read_text()
+    assert "pipeline_tag: text-generation" in card and "| bleu | chrf | rouge1 | rouge2 | rougeL |" in card
     generation = json.loads((out / "generation_config.json").read_text())
     assert generation["max_new_tokens"] == 8
     predictor = Predictor.load(out)
@@ -154,3 +158,85 @@ def test_an_input_longer_than_the_model_holds_is_refused(tiny_llama_dir, tmp_pat
     with pytest.raises(DataError, match="inputs of at most 120 tokens") as err:
         predictor.predict(["short", "great " * 200])
     assert "input 2" in str(err.value)
+
+
+def test_the_server_writes_what_predictor_writes(tiny_llama_dir, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from headstart.serving import ServeConfig, create_app
+
+    out = tmp_path / "writer"
+    train(_cfg(tiny_llama_dir, out, epochs=5), train=ROWS, validation=ROWS[:2])
+    want = [p["generated_text"] for p in Predictor.load(out).predict(["say great", "say film"])]
+    with TestClient(create_app(out, ServeConfig())) as client:
+        response = client.post("/v1/predict", json={"inputs": ["say great", {"input": "say film"}]})
+        assert response.status_code == 200
+        assert [p["generated_text"] for p in response.json()["predictions"]] == want
+        empty = client.post("/v1/predict", json={"inputs": ["  "]})
+        assert empty.status_code == 422 and "non-empty text" in empty.json()["error"]["message"]
+        assert client.get("/v1/model").json()["decoder_only"] is True
+
+
+CHAT = (  # each turn ends with the end-of-sequence token, as instruct models' templates end theirs
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|endoftext|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_chat_messages_train_through_the_chat_template(tiny_llama_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    chat_dir = tmp_path / "chat-llama"
+    import shutil
+
+    shutil.copytree(tiny_llama_dir, chat_dir)
+    tokenizer = AutoTokenizer.from_pretrained(chat_dir)
+    tokenizer.chat_template = CHAT
+    tokenizer.save_pretrained(chat_dir)
+    rows = [
+        {"messages": [{"role": "user", "content": r["mr"]}, {"role": "assistant", "content": r["ref"]}]} for r in ROWS
+    ]
+    out = tmp_path / "chat"
+    cfg = _cfg(chat_dir, out)
+    cfg["model"]["max_length"] = 48  # the template's markers take room
+    train(cfg, train=rows, validation=rows[:2])
+    predictor = Predictor.load(out)
+    asked = [[{"role": "user", "content": r["mr"]}] for r in ROWS[:3]]
+    assert [p["generated_text"] for p in predictor.predict(asked)] == [r["ref"] for r in ROWS[:3]]
+    assert "chat template" in (out / "README.md").read_text()
+    with pytest.raises(ConfigError, match="a tokenizer with a chat template"):
+        train(_cfg(tiny_llama_dir, tmp_path / "no-template", epochs=1), train=rows, validation=rows[:2])
+
+
+def test_packed_rows_keep_attention_within_each_example(tiny_llama_dir):
+    """TRL's padding-free packing puts examples in one row with positions restarting at 0 per example;
+    transformers builds the block-diagonal mask from those positions, so each example's logits are
+    what it gets alone."""
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    a, b = [5, 17, 42, 8, 99], [7, 3, 250]
+    packed = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)([{"input_ids": a}, {"input_ids": b}])
+    assert "attention_mask" not in packed and packed["position_ids"].tolist() == [[0, 1, 2, 3, 4, 0, 1, 2]]
+    with torch.no_grad():
+        # as TRL's compute_loss calls it: no cache (transformers reads packing from the positions only then)
+        together = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits[0]
+        alone = [model(input_ids=torch.tensor([x])).logits[0] for x in (a, b)]
+    torch.testing.assert_close(together, torch.cat(alone), atol=1e-5, rtol=1e-4)
+
+
+def test_packing_trains_and_writes(tiny_llama_dir, tmp_path):
+    out = tmp_path / "packed"
+    result = train(_cfg(tiny_llama_dir, out, packing=True), train=ROWS, validation=ROWS[:4])
+    assert result.metrics["validation"]["exact_match"] == 100.0
+    assert json.loads((out / "headstart.json").read_text())["config"]["task"]["packing"] is True
+
+
+def test_a_missing_extra_names_the_pip_command(tiny_llama_dir, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"trl not installed.*pip install 'headstart\[generation\]'"):
+        train(_cfg(tiny_llama_dir, tmp_path / "o"), train=ROWS)

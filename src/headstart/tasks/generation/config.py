@@ -45,7 +45,12 @@ class Config:
     max_new_tokens: int = setting(64, "Generation: the most tokens written per input.", flags=("--max-new-tokens",))
     num_beams: int = setting(1, "Generation: beams of beam search (1: greedy or sampling).", flags=("--num-beams",))
     do_sample: bool = setting(False, "Generation: sample tokens instead of taking the most probable.")
-    temperature: float = setting(1.0, "Generation with do_sample: the softmax temperature.")
+    temperature: float = setting(
+        1.0,
+        "Generation with do_sample: the softmax temperature.",
+        flags=("--sampling-temperature",),
+        bare_flag=False,  # --temperature is distillation's
+    )
     top_p: float = setting(1.0, "Generation with do_sample: nucleus sampling's probability mass.")
     repetition_penalty: float = setting(1.0, "Generation: above 1 discourages repeating tokens.")
     stop_strings: str | list | None = setting(

@@ -73,10 +73,12 @@ class Generation:
         self.decoder_only = True
         self.settings = Settings()
         self.eval_samples = 0
+        self._chat = False  # inputs go through the tokenizer's chat template
         self._validation: GenerationExamples | None = None
 
     # -- data -----------------------------------------------------------------------------------
     def load_data(self, cfg: RunConfig, train: Any, validation: Any, test: Any) -> DataBundle:
+        require_extra()  # before any data is read
         if cfg.task.class_weights is not None:
             raise ConfigError(
                 "no task.class_weights for generation (texts, not classes)",
@@ -103,6 +105,14 @@ class Generation:
         pairs = len(train_ex.pairs())
         if pairs > len(train_ex):
             notes.append(f"train: {pairs} targets for {len(train_ex)} inputs (several references per input)")
+        chat = cfg.task.chat_template
+        if train_ex.is_chat and chat is False:
+            raise ConfigError(
+                "task.chat_template true (or null) for chat-style 'messages' data",
+                found="task.chat_template false",
+                fix="leave task.chat_template out, or give input/target columns instead of messages",
+            )
+        self._chat = train_ex.is_chat if chat is None else chat
         self._validation = val_ex
         self.eval_samples = min(cfg.task.eval_samples, len(val_ex))
         return DataBundle(train_ex, val_ex, test_ex, NO_LABELS, notes)  # type: ignore[arg-type]
@@ -243,7 +253,7 @@ class Generation:
         self.settings = Settings(
             decoder_only=self.decoder_only,
             prompt_template=cfg.task.prompt_template or default,
-            chat_template=bool(cfg.task.chat_template),
+            chat_template=self._chat,
             stop_strings=[stops] if isinstance(stops, str) else list(stops or []),
         )
         setting = attention_dropout_setting(config, cfg.model.attention_dropout)
@@ -270,7 +280,9 @@ class Generation:
 
     # -- scores ---------------------------------------------------------------------------------
     def main_metric(self, labels: LabelSet) -> str:
-        return "bleu" if self.eval_samples else "loss"
+        # the checkpoint with the lowest validation loss, as SFT picks it: BLEU of a small written
+        # sample is coarse (ties at 0 early on keep the first checkpoint); metric_for_best_model bleu asks for it
+        return "loss"
 
     def metric_names(self, labels: LabelSet) -> list[str]:
         return list(METRICS) if self.eval_samples else []
@@ -339,7 +351,16 @@ class Generation:
             "",
         ]
         template = info.settings.prompt_template.replace("\n", "\\n")
-        if info.settings.decoder_only:
+        if info.settings.chat_template:
+            lines += [
+                "It is a stock causal LM whose tokenizer's chat template frames the input:",
+                "```python",
+                "from transformers import pipeline",
+                'writer = pipeline("text-generation", model="THIS_DIR")',
+                f'writer([{{"role": "user", "content": {example}}}])[0]["generated_text"][-1]["content"]',
+                "```",
+            ]
+        elif info.settings.decoder_only:
             lines += [
                 "It is a stock causal LM with its generation settings in `generation_config.json`:",
                 "```python",
@@ -408,6 +429,19 @@ class _Run:
     def __post_init__(self) -> None:
         self.device = next(self.model.parameters()).device
         self.info = type("Info", (), {"max_length": self.max_length})()
+
+
+def require_extra() -> None:
+    """TRL and the scoring libraries come with the ``generation`` extra."""
+    import importlib.util
+
+    missing = [name for name in ("trl", "sacrebleu", "rouge_score") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            "TRL, sacrebleu and rouge-score for task.type generation",
+            found=f"{', '.join(missing)} not installed",
+            fix="pip install 'headstart[generation]'",
+        )
 
 
 def generation_config(base: GenerationConfig, cfg: RunConfig, stop_strings: list[str]) -> GenerationConfig:

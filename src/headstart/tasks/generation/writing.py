@@ -8,6 +8,7 @@ right. Outputs are cut at the first stop string.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ def write(
         return []
     model, tokenizer = run.model, run.tokenizer
     config = generation_config or model.generation_config
+    if config.pad_token_id is None:  # a decoder's own config has none: batches pad with the tokenizer's
+        config = copy.deepcopy(config)
+        config.pad_token_id = tokenizer.pad_token_id
     decoder_only = not model.config.is_encoder_decoder
     lengths = [len(ids) for ids in tokenizer(list(prompts))["input_ids"]]
     order = sorted_by_length(lengths)
@@ -45,7 +49,6 @@ def write(
                     **batch,
                     generation_config=config,
                     tokenizer=tokenizer if config.stop_strings else None,
-                    pad_token_id=tokenizer.pad_token_id,
                 )
             if decoder_only:
                 written = written[:, batch["input_ids"].shape[1] :]
