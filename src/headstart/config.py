@@ -86,6 +86,22 @@ class ModelConfig:
         0, "Width of an extra hidden layer between pooling and the classification layer (0: none)."
     )
     head_activation: str = _f("tanh", "Activation of the extra hidden layer.", choices=("tanh", "gelu", "relu"))
+    lora: bool = _f(
+        False,
+        "Train low-rank adapters (LoRA, through peft) on the backbone's attention instead of all its weights; "
+        "the task's head still trains whole. The saved model has them merged in (plain transformers loads it) "
+        "and keeps them alone in adapter/ (peft's PeftModel.from_pretrained on the base model).",
+        flags=("--lora",),
+    )
+    lora_r: int = _f(8, "LoRA: the adapters' rank (peft's r).", flags=("--lora-r",))
+    lora_alpha: int = _f(16, "LoRA: the adapters' scaling numerator (peft's lora_alpha; the scale is alpha / r).")
+    lora_dropout: float = _f(0.05, "LoRA: dropout on the adapters' input (peft's lora_dropout).")
+    lora_target_modules: str | list | None = _f(
+        None,
+        "LoRA: the module names that get adapters (peft's target_modules, e.g. [q_proj, v_proj], or all-linear). "
+        "Null: the attention projections the quirks table names for the architecture (peft's defaults elsewhere).",
+        flags=("--lora-target-modules",),
+    )
 
 
 @dataclass

@@ -45,6 +45,9 @@ class Quirks:
     # from pad_token_id + 1 (RoBERTa, XLM-R, MPNet: 514 embeddings hold 512 tokens)
     positions: str | None = None
     positions_after_pad: bool = False
+    # the modules LoRA adapts by default (--lora), where peft's own table has no entry for the type:
+    # the attention's query and value projections, as peft and the LoRA paper take them
+    lora_targets: tuple[str, ...] | None = None
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -74,7 +77,8 @@ QUIRKS: dict[str, Quirks] = {
         replace(_ENCODER, lean_attention=True, first_token_layer=True, positions_after_pad=True),
     ),
     # DistilBERT's and ALBERT's layers are shaped differently (TransformerBlock; shared AlbertLayer groups)
-    **dict.fromkeys(("distilbert", "albert"), replace(_ENCODER, lean_attention=True)),
+    "distilbert": replace(_ENCODER, lean_attention=True, lora_targets=("q_lin", "v_lin")),
+    "albert": replace(_ENCODER, lean_attention=True),
     # MPNet (the bundled mpnet) adds a learned relative position bias to the attention scores inside
     # its own attention module, which has no attn_implementation switch: it always runs its eager
     # attention, so neither the lean attention nor the first-token last layer (its layers are
@@ -84,6 +88,7 @@ QUIRKS: dict[str, Quirks] = {
         _ENCODER,
         reason="bidirectional; <s> summarises; relative position bias, eager attention only",
         positions_after_pad=True,
+        lora_targets=("q", "v"),
     ),
     # DeBERTa's disentangled attention likewise has no switchable attention function, and its
     # positions are relative.

@@ -35,6 +35,7 @@ from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
 from headstart.inference.predictor import Predictor
 from headstart.modeling.backbones import align_model, load_tokenizer, max_tokens
+from headstart.modeling.lora import ADAPTER_DIR, is_adapted, merged, with_lora
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
@@ -128,6 +129,9 @@ def run_training(
         leave()  # every rank, together: no collective may be left pending when one exits
         if not main:  # the main process evaluates and saves; this one's part is done
             return TrainResult(out, {}, notes, seconds)
+        if is_adapted(trainer.model):  # the adapters alone, then merged: the model is a plain one again
+            trainer.model.save_pretrained(str(stage / ADAPTER_DIR))
+            trainer.model = merged(trainer.model)
         throughput = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
         logger.info(
             "training: %.0f real tokens/s, %.1f%% of batch tokens were padding, %.1f model GFLOP/s",
@@ -243,6 +247,8 @@ def _load_backbone(task: Task, cfg: RunConfig, path: str, labels: LabelSet) -> t
     try:
         tokenizer = load_tokenizer(path, words=task.pre_split)
         model = align_model(task.build_model(path, labels, cfg), tokenizer)
+        if cfg.model.lora:
+            model = with_lora(model, cfg.model)
     except HeadstartError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # hub unreachable, missing files, unknown architecture

@@ -1,0 +1,106 @@
+"""LoRA through peft: low-rank adapters on the backbone, the task's head trained whole.
+
+The adapters go on the modules the quirks table names for the architecture (``lora_targets``),
+else on peft's defaults for the type. The head — whatever the task put beside the backbone — is
+in ``modules_to_save``, except for a generating model, whose output layer is the pretrained
+one: SmolLM2 and GPT-2 tie it to the input embeddings, and a trained copy of it would be saved
+with the wrong tying flag (transformers#45127, peft#2972). Merged for saving, the model is a
+plain transformers model again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from headstart.errors import ConfigError
+from headstart.modeling.backbones import quirks_for
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_DIR = "adapter"  # the adapters alone, beside the merged model
+
+
+def lora_targets(config: Any, asked: str | list | None) -> str | list[str]:
+    """The module names to adapt: the ones asked for, the quirks table's, or peft's default."""
+    if asked is not None:
+        return asked if isinstance(asked, str) else [str(name) for name in asked]
+    row = quirks_for(config).lora_targets
+    if row is not None:
+        return list(row)
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
+
+    found = PEFT_DEFAULTS.get(getattr(config, "model_type", ""))
+    if found is None:
+        raise ConfigError(
+            f"model.lora_target_modules for a '{config.model_type}' model (neither headstart nor peft knows its "
+            "attention's module names)",
+            found="none given",
+            fix="name them, e.g. --lora-target-modules all-linear",
+        )
+    return list(found)
+
+
+def head_modules(model: Any) -> list[str]:
+    """The model's parts beside its backbone that own weights (the task's head): trained whole.
+
+    None for a generating model (its output layer is pretrained, and often tied to the input)."""
+    if getattr(model, "can_generate", lambda: False)():
+        return []
+    backbone = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    tied = {id(p) for p in embeddings.parameters()} if embeddings is not None else set()
+    out = []
+    for name, child in model.named_children():
+        params = list(child.parameters())
+        if child is backbone or not params or any(id(p) in tied for p in params):
+            continue
+        out.append(name)
+    return out
+
+
+def with_lora(model: Any, cfg: Any) -> Any:
+    """``model`` with adapters (a peft ``PeftModel``); only they and the head train."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ConfigError(
+            "the peft package for model.lora", found="it is not installed", fix="pip install 'headstart[lora]'"
+        ) from None
+    targets = lora_targets(model.config, cfg.lora_target_modules)
+    heads = head_modules(model)
+    config = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        modules_to_save=heads or None,
+        base_model_name_or_path=getattr(model.config, "_name_or_path", None),
+    )
+    try:
+        adapted = get_peft_model(model, config)
+    except ValueError as exc:  # a target name the model does not have
+        raise ConfigError(
+            "model.lora_target_modules naming modules of this model",
+            found=str(exc).splitlines()[0][:300],
+            fix="name modules the model has (print(model) lists them), or leave it null",
+        ) from None
+    trainable, total = adapted.get_nb_trainable_parameters()
+    logger.info(
+        "LoRA r=%d on %s (head trained whole: %s): %.2f M of %.1f M weights train",
+        cfg.lora_r,
+        targets,
+        ", ".join(heads) or "none",
+        trainable / 1e6,
+        total / 1e6,
+    )
+    return adapted
+
+
+def is_adapted(model: Any) -> bool:
+    return hasattr(model, "peft_config") and hasattr(model, "merge_and_unload")
+
+
+def merged(model: Any) -> Any:
+    """The plain model with the adapters folded into its weights."""
+    return model.merge_and_unload()

@@ -1,0 +1,121 @@
+"""LoRA (model.lora) through peft: which modules get adapters, which train whole, and every task
+training with adapters to a plain saved model (merged) that scores as the adapters did, with the
+adapters kept apart for peft; a decoder with tied embeddings reloads with the same outputs."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoConfig
+
+from headstart import Predictor, evaluate, train
+from headstart.errors import ConfigError
+from headstart.modeling.lora import head_modules, lora_targets
+from tests_support import SENTIMENT, ner_rows, qa_rows, tiny_run_config
+
+WORDS = ["great", "movie", "film", "story", "plot", "actors", "awful", "boring"]
+WRITE = [{"mr": f"say {w}", "ref": f"{w} {w}"} for w in WORDS]
+
+
+def test_targets_come_from_the_quirks_table_then_peft(tiny_model_dir, tiny_mpnet_dir, tiny_llama_dir):
+    assert lora_targets(AutoConfig.from_pretrained(tiny_mpnet_dir), None) == ["q", "v"]  # not in peft's table
+    assert lora_targets(AutoConfig.from_pretrained(tiny_model_dir), None) == ["query", "value"]  # peft's default
+    assert lora_targets(AutoConfig.from_pretrained(tiny_llama_dir), ["q_proj"]) == ["q_proj"]
+    assert lora_targets(AutoConfig.from_pretrained(tiny_llama_dir), "all-linear") == "all-linear"
+    unknown = AutoConfig.from_pretrained(tiny_model_dir)
+    unknown.model_type = "made-up"
+    with pytest.raises(ConfigError, match="--lora-target-modules all-linear"):
+        lora_targets(unknown, None)
+
+
+def test_the_head_trains_whole_and_a_writer_keeps_its_output_layer(tiny_model_dir, tiny_llama_dir):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    assert head_modules(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)) == [
+        "classifier"
+    ]
+    assert head_modules(AutoModelForCausalLM.from_pretrained(tiny_llama_dir)) == []
+
+
+TASKS = {
+    "text-classification": ({}, SENTIMENT, "accuracy", 0.75),
+    "ner": ({"type": "ner"}, None, "f1", 0.5),
+    "ner-crf": ({"type": "ner", "crf": True}, None, "f1", 0.5),
+    "regression": (
+        {"type": "regression"},
+        [{"text": r["text"], "rating": 4.0 if r["label"] == "pos" else 1.0} for r in SENTIMENT],
+        "pearson",
+        0.75,
+    ),
+    "question-answering": ({"type": "question-answering", "doc_stride": 8}, qa_rows(), "f1", 50),
+}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_task_trains_with_adapters_and_saves_a_plain_model(task, tiny_model_dir, tmp_path):
+    kind, rows, metric, floor = TASKS[task]
+    rows = rows or ner_rows()
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task=kind or None, num_train_epochs=30)
+    cfg["model"]["lora"] = True
+    result = train(cfg, train=rows, validation=rows)
+    assert result.metrics["validation"][metric] >= floor, result.metrics["validation"]
+    out = result.output_dir
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "model.safetensors").is_file()
+    assert not (out / "adapter_config.json").exists(), "the main directory is a plain model"
+    # the merged, saved model scores what the adapted model scored at the end of training
+    assert evaluate(out, rows)[metric] == pytest.approx(result.metrics["validation"][metric], abs=1e-4)
+
+
+def test_only_the_adapted_weights_and_the_head_change(tiny_model_dir, tmp_path):
+    """Merged, the saved model differs from the backbone in the adapted projections (query, value)
+    and the head only; and peft's adapters on the backbone give the merged model's scores."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={"calibrate": False}, num_train_epochs=10)
+    cfg["model"]["lora"] = True
+    out = train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir
+    base = load_file(str(tiny_model_dir / "model.safetensors"))
+    tuned = load_file(str(out / "model.safetensors"))
+    changed = {k for k, v in tuned.items() if k in base and not torch.equal(v, base[k])}
+    assert changed and all(".query." in k or ".value." in k for k in changed), sorted(changed)
+    assert {k for k in tuned if k not in base} >= {"classifier.weight", "classifier.bias"}
+    backbone = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    adapted = PeftModel.from_pretrained(backbone, str(out / "adapter")).eval()
+    predictor = Predictor.load(out)
+    batch = predictor.task.probe_batch(predictor.tokenizer, predictor.info, ["great film", "a dull story"])
+    with torch.no_grad():
+        plain = AutoModelForSequenceClassification.from_pretrained(out).eval()(**batch).logits
+        through_peft = adapted(**batch).logits
+    torch.testing.assert_close(plain, through_peft, atol=1e-5, rtol=1e-4)
+
+
+def test_a_tied_decoder_merged_reloads_with_the_same_outputs(tiny_llama_dir, tmp_path):
+    """SmolLM2 ties its output layer to the input embeddings: LoRA leaves both alone, and the
+    merged directory keeps the tie and writes what the trained model wrote (peft#2972)."""
+    from transformers import AutoModelForCausalLM
+
+    cfg = tiny_run_config(
+        tiny_llama_dir,
+        tmp_path / "w",
+        task={"type": "generation", "max_new_tokens": 8, "eval_samples": 0},
+        num_train_epochs=60,
+        learning_rate=1e-2,
+    )
+    cfg["model"].update(lora=True, lora_r=16, lora_target_modules="all-linear", max_length=24)
+    result = train(cfg, train=WRITE, validation=WRITE[:4])
+    written = {o["input"]: o["output"] for o in result.metrics["validation"]["outputs"]}
+    assert json.loads((result.output_dir / "config.json").read_text())["tie_word_embeddings"] is True
+    reloaded = AutoModelForCausalLM.from_pretrained(result.output_dir)
+    assert reloaded.lm_head.weight.data_ptr() == reloaded.model.embed_tokens.weight.data_ptr()
+    again = Predictor.load(result.output_dir).predict(list(written))
+    assert [p["generated_text"] for p in again] == list(written.values())
+    assert sum(o == r["ref"] for o, r in zip(written.values(), WRITE)) >= 2, written
+
+
+def test_a_module_name_the_model_lacks_is_a_clear_error(tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
+    cfg["model"].update(lora=True, lora_target_modules=["q_proj"])
+    with pytest.raises(ConfigError, match="naming modules of this model"):
+        train(cfg, train=SENTIMENT, validation=SENTIMENT)
