@@ -1,6 +1,7 @@
 """create_app: a saved model directory as an HTTP service (FastAPI), a thin wrapper over Predictor.
 
-Routes: ``POST /v1/predict``, ``POST /v1/embed``, ``GET /v1/model``, ``GET /healthz``, the page
+Routes: ``POST /v1/predict``, ``POST /v1/generate`` (models that write; streamed as server-sent
+events), ``POST /v1/embed``, ``GET /v1/model``, ``GET /healthz``, the page
 at ``/`` and the OpenAPI docs at ``/docs``. Every error is JSON of one shape,
 ``{"error": {"code", "type", "message"}}``: 401 without the key, 413 past a limit, 422 for a
 malformed body, 503 with ``Retry-After`` when the queue is full. One log line per request.
@@ -13,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -22,7 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +35,14 @@ from headstart.inference.predictor import Predictor
 from headstart.serving.batcher import MicroBatcher, QueueFull
 from headstart.serving.config import ServeConfig
 from headstart.serving.page import page as render_page
-from headstart.serving.schemas import EmbedRequest, EmbedResponse, ErrorResponse, ModelResponse, predict_schemas
+from headstart.serving.schemas import (
+    EmbedRequest,
+    EmbedResponse,
+    ErrorResponse,
+    ModelResponse,
+    generate_schema,
+    predict_schemas,
+)
 
 logger = logging.getLogger("headstart.serve")
 OPEN_PATHS = {"/", "/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
@@ -176,6 +185,23 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
     predict.__annotations__["body"] = predict_request  # the task's schema, built above (not a module name)
     app.post("/v1/predict", response_model=predict_response, response_model_exclude_none=True)(predict)
 
+    if hasattr(spec, "stream"):  # a model that writes: its text as it is written
+        generate_request = generate_schema(spec.input_type, cfg.max_new_tokens)
+
+        async def generate(body: Any, request: Request) -> Any:
+            items = _inputs(body.inputs, spec, info)
+            _check_limits(items, cfg, request)
+            if not body.stream and body.max_new_tokens is None:
+                return {"task": info.task, **(await _submit(batcher, items, cfg))[0]}
+            pieces = spec.stream(predictor, items[0], body.max_new_tokens)
+            if not body.stream:
+                text = await asyncio.to_thread(lambda: "".join(pieces))
+                return {"task": info.task, "generated_text": text}
+            return StreamingResponse(_events(pieces, request), media_type="text/event-stream")
+
+        generate.__annotations__["body"] = generate_request
+        app.post("/v1/generate", response_model=None)(generate)
+
     @app.post("/v1/embed", response_model=EmbedResponse)
     async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
         texts = [body.inputs] if isinstance(body.inputs, str) else list(body.inputs)
@@ -195,6 +221,27 @@ def create_app(model: str | Path | Predictor, config: ServeConfig | None = None)
         return {"dim": len(vectors[0]) if vectors else 0, "pooling": body.pooling, "embeddings": vectors}
 
     return app
+
+
+async def _events(pieces: Any, request: Request) -> Any:
+    """Server-sent events of the pieces a writer yields (``{"token"}`` each, then ``{"done",
+    "generated_text"}``); a client that goes away closes the writer, which stops generating."""
+    import json
+
+    written = []
+    try:
+        while True:
+            piece = await asyncio.to_thread(next, pieces, None)
+            if piece is None:
+                break
+            if await request.is_disconnected():
+                logger.info("client gone: generation stopped after %d pieces", len(written))
+                return
+            written.append(piece)
+            yield f"data: {json.dumps({'token': piece})}\n\n"
+        yield f"data: {json.dumps({'done': True, 'generated_text': ''.join(written)})}\n\n"
+    finally:
+        pieces.close()
 
 
 def _validation_message(details: list[dict[str, Any]], input_help: str) -> str:

@@ -29,6 +29,7 @@ class ServeConfig:
     max_queue: int = _f(2048, "Most texts waiting for the model; a request that would exceed it gets 503.")
     max_batch: int = _f(32, "Most texts the model runs at once (requests arriving together share a batch).")
     batch_wait_ms: float = _f(2.0, "How long the first request of a batch waits for others to join it.")
+    max_new_tokens: int = _f(512, "Models that write: the most tokens a /v1/generate request may ask for.")
     retry_after: int = _f(1, "Seconds a 503 (queue full) asks the client to wait (the Retry-After header).")
     graceful_timeout: float = _f(30.0, "On SIGTERM/Ctrl-C, seconds to let requests in flight finish.")
 
@@ -36,7 +37,7 @@ class ServeConfig:
         problems = [
             f"{f.name} must be > 0, found {getattr(self, f.name)}"
             for f in dataclasses.fields(self)
-            if f.name in ("max_texts", "max_chars", "max_body_bytes", "max_queue", "max_batch")
+            if f.name in ("max_texts", "max_chars", "max_body_bytes", "max_queue", "max_batch", "max_new_tokens")
             and getattr(self, f.name) < 1
         ]
         if not 0 <= self.port <= 65535:

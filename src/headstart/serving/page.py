@@ -78,7 +78,8 @@ async function loadFacts() {
   if (health.requires_key) $("key-box").classList.remove("hidden");
   try {
     model = await call("/v1/model");
-    $("facts").textContent = model.task + " \\u00b7 labels: " + model.labels.join(", ")
+    $("facts").textContent = model.task
+      + (model.labels.length ? " \\u00b7 labels: " + model.labels.join(", ") : "")
       + (model.base_model ? " \\u00b7 base: " + model.base_model : "");
     showFields();
   } catch (e) {
@@ -106,14 +107,45 @@ async function predict() {
   const input = toInput(text, $("text_pair").value, model);
   $("go").disabled = true;
   try {
-    const data = await call("/v1/predict", { inputs: [input], all_scores: true });
-    const result = data.predictions[0];
-    $("result").appendChild(render(text, result, input));
+    if (typeof STREAM !== "undefined" && STREAM) {
+      await written(text, input);
+    } else {
+      const data = await call("/v1/predict", { inputs: [input], all_scores: true });
+      $("result").appendChild(render(text, data.predictions[0], input));
+    }
     $("result").dataset.done = "1";
   } catch (e) {
     $("error").textContent = e.message;
   } finally {
     $("go").disabled = false;
+  }
+}
+
+// A model that writes (STREAM in its script): the text appears as /v1/generate streams it.
+async function written(text, input) {
+  const box = render(text, { generated_text: "" }, input);
+  $("result").appendChild(box);
+  const response = await fetch("/v1/generate",
+    { method: "POST", headers: headers(), body: JSON.stringify({ inputs: input, stream: true }) });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(response.status + ": " + ((data.error && data.error.message) || response.statusText));
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const line = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      if (!line.startsWith("data: ")) continue;
+      const event = JSON.parse(line.slice(6));
+      if (event.token !== undefined) box.textContent += event.token;
+    }
   }
 }
 

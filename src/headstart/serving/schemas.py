@@ -29,6 +29,27 @@ def predict_schemas(input_type: Any, prediction_type: Any) -> tuple[type[BaseMod
     return request, response
 
 
+def generate_schema(input_type: Any, max_new_tokens: int) -> type[BaseModel]:
+    """The request body of ``POST /v1/generate`` (models that write: the task's serving spec streams)."""
+    return create_model(
+        "GenerateRequest",
+        __config__=ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [{"inputs": "name[Aromi], eatType[pub]"}]}
+        ),
+        inputs=(input_type, Field(description="One input to write for.")),
+        stream=(bool, Field(True, description="Send the text as it is written, as server-sent events.")),
+        max_new_tokens=(
+            int | None,
+            Field(None, ge=1, le=max_new_tokens, description="Fewer tokens than the model's own setting."),
+        ),
+    )
+
+
+class GenerateResponse(BaseModel):
+    task: str
+    generated_text: str
+
+
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"inputs": ["a sentence"]}]})
     inputs: str | list[str]

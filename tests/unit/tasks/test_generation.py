@@ -175,6 +175,40 @@ def test_the_server_writes_what_predictor_writes(tiny_llama_dir, tmp_path):
         empty = client.post("/v1/predict", json={"inputs": ["  "]})
         assert empty.status_code == 422 and "non-empty text" in empty.json()["error"]["message"]
         assert client.get("/v1/model").json()["decoder_only"] is True
+        events = _events(client, {"inputs": "say great"})
+        assert "".join(e["token"] for e in events[:-1]) == events[-1]["generated_text"] == want[0]
+        assert events[-1]["done"] is True and len(events) > 2, "the text comes in pieces"
+        short = client.post("/v1/generate", json={"inputs": "say great", "stream": False, "max_new_tokens": 1})
+        assert short.status_code == 200 and want[0].startswith(short.json()["generated_text"])
+        too_long = client.post("/v1/generate", json={"inputs": "say great", "max_new_tokens": 100_000})
+        assert too_long.status_code == 422 and "max_new_tokens" in too_long.json()["error"]["message"]
+        assert "const STREAM = true" in client.get("/").text
+
+
+def _events(client, body):
+    with client.stream("POST", "/v1/generate", json=body) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    return [json.loads(block.removeprefix("data: ")) for block in text.split("\n\n") if block.strip()]
+
+
+def test_closing_a_stream_stops_the_generation(tiny_llama_dir, tmp_path):
+    """A client that goes away closes the writer: generate() stops at its next token."""
+    import threading
+    import time
+
+    from headstart.tasks.generation.writing import stream
+
+    out = tmp_path / "writer"
+    train(_cfg(tiny_llama_dir, out, epochs=1), train=ROWS, validation=ROWS[:2])
+    predictor = Predictor.load(out)
+    predictor.model.generation_config.eos_token_id = None  # nothing ends it but the limit or the client
+    before = threading.active_count()
+    pieces = stream(predictor, "say great\n", max_new_tokens=10_000)  # seconds of writing, unless stopped
+    next(pieces)
+    started = time.perf_counter()
+    pieces.close()
+    assert threading.active_count() == before and time.perf_counter() - started < 5
 
 
 CHAT = (  # each turn ends with the end-of-sequence token, as instruct models' templates end theirs

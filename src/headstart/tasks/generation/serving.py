@@ -5,6 +5,7 @@ Imported only by ``Task.serving()``: pydantic comes with the ``serve`` extra.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,7 @@ class Written(BaseModel):
 
 
 WRITTEN = """
+const STREAM = true;  // the page shows the text as /v1/generate streams it
 const FIELDS = { first: "Input", second: "", needsSecond: () => false };
 function toInput(text) { return text; }
 
@@ -50,6 +52,10 @@ class GenerationServing:
 
     def predict(self, run: Any, items: list[Any], batch_size: int) -> list[Any]:
         return run.predict(items, batch_size=batch_size)
+
+    def stream(self, run: Any, item: Any, max_new_tokens: int | None) -> Iterator[str]:
+        """The text for one input as it is written (``POST /v1/generate``)."""
+        return run.task.stream(run, item, max_new_tokens=max_new_tokens)
 
     def trim(self, predictions: list[Any], all_scores: bool) -> list[Any]:
         return predictions

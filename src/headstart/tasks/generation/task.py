@@ -40,7 +40,7 @@ from headstart.tasks.generation.config import CHECKS, GENERATION_KEYS, Config
 from headstart.tasks.generation.examples import GenerationExamples, read_generation, read_options
 from headstart.tasks.generation.metrics import METRICS, sentence_scores, text_scores
 from headstart.tasks.generation.trainers import seq2seq_trainer, sft_trainer
-from headstart.tasks.generation.writing import write
+from headstart.tasks.generation.writing import stream, write
 
 NO_LABELS = LabelSet([])  # texts, not classes
 OUTPUTS_SHOWN = 20  # the report's outputs, worst first
@@ -333,6 +333,12 @@ class Generation:
         _check_room(run, prompts)
         return write(run, prompts, batch_size=batch_size, stop_strings=self.settings.stop_strings)
 
+    def stream(self, run: Any, value: Any, *, max_new_tokens: int | None = None) -> Any:
+        """The output for one input, piece by piece as it is written."""
+        prompt = self._prompt_text(run.tokenizer, _input_of(value, 0))
+        _check_room(run, [prompt], max_new_tokens)
+        return stream(run, prompt, max_new_tokens=max_new_tokens, stop_strings=self.settings.stop_strings)
+
     # -- saved directory ------------------------------------------------------------------------
     def saved_columns(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
         return dict(bundle.train.columns)  # type: ignore[attr-defined]
@@ -498,12 +504,12 @@ def _shown(value: Any) -> str:
     return value if isinstance(value, str) else "\n".join(f"{m['role']}: {m['content']}" for m in value)
 
 
-def _check_room(run: Any, prompts: list[str]) -> None:
+def _check_room(run: Any, prompts: list[str], max_new_tokens: int | None = None) -> None:
     """Refuse a prompt that leaves no room for the output in the model's positions."""
     limit = _positions(run.model.config)
     if limit is None:
         return
-    room = run.model.generation_config.max_new_tokens or 0
+    room = max_new_tokens or run.model.generation_config.max_new_tokens or 0
     lengths = [len(ids) for ids in run.tokenizer(prompts)["input_ids"]]
     longest = int(np.argmax(lengths))
     if run.model.config.is_encoder_decoder:

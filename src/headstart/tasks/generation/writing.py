@@ -75,3 +75,66 @@ def _padding_side(tokenizer: Any, side: str) -> Iterator[None]:
         yield
     finally:
         tokenizer.padding_side = before
+
+
+def stream(
+    run: Any, prompt: Prompt, *, max_new_tokens: int | None = None, stop_strings: Sequence[str] = ()
+) -> Iterator[str]:
+    """The output for one prompt, piece by piece as the model writes it (transformers'
+    ``TextIteratorStreamer``, ``generate`` in a thread). Closing the iterator (a client gone)
+    stops the generation at its next token; the text ends before a stop string."""
+    import threading
+
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    model, tokenizer = run.model, run.tokenizer
+    config = copy.deepcopy(model.generation_config)
+    config.pad_token_id = config.pad_token_id if config.pad_token_id is not None else tokenizer.pad_token_id
+    if max_new_tokens is not None:
+        config.max_new_tokens = max_new_tokens
+    cancelled = threading.Event()
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+            return cancelled.is_set()
+
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+    batch = tokenizer([prompt], return_tensors="pt").to(run.device)
+    failure: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode(), autocast(run.device, getattr(run, "bf16", False)):
+                model.generate(
+                    **batch,
+                    generation_config=config,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([Cancelled()]),
+                    tokenizer=tokenizer if config.stop_strings else None,
+                )
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading side
+            failure.append(exc)
+            streamer.end()
+
+    worker = threading.Thread(target=generate, daemon=True)
+    worker.start()
+    # a stop string can arrive split over pieces: the last characters that could start one wait
+    hold = max((len(s) for s in stop_strings), default=1) - 1
+    text, sent = "", 0
+    try:
+        for piece in streamer:
+            text += piece
+            cut = cut_at_stop(text, stop_strings)
+            if len(cut) < len(text):  # a stop string: the text ends before it
+                text = cut
+                break
+            if len(text) - hold > sent:
+                yield text[sent : len(text) - hold]
+                sent = len(text) - hold
+        if len(text) > sent:
+            yield text[sent:]
+    finally:
+        cancelled.set()
+        worker.join(timeout=60)
+    if failure:
+        raise failure[0]
