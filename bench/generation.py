@@ -1,15 +1,14 @@
-"""Generation on E2E NLG (data-to-text): headstart against TRL's SFTTrainer used as its docs use it.
+"""Generation on E2E NLG (data-to-text): headstart with LoRA and with full fine-tuning, against
+TRL's SFTTrainer + peft (LoRA) used as their docs use them.
 
-In one invocation, on the same seeded rows, the same settings and the same precision: headstart
-(`task.type generation`) and the peer — TRL's `SFTTrainer` on prompt/completion pairs (the
-recipe of TRL's SFT docs: `SFTConfig` with the same learning rate, batch, epochs and seed, its
-gradient checkpointing off as headstart's is, then `model.generate` greedy with left padding).
-Both write the same test MRs and are scored by the same scorer: sacrebleu's BLEU (13a,
-lowercased, references padded: the E2E script's BLEU), chrF, ROUGE-L. A full fine-tune unless
---lora.
+One invocation runs each recipe in its own process (so peak memory is its own), on the same
+seeded training rows, prompt ("<mr>\\n" then the reference), learning rate, batch, epochs, seed,
+LoRA settings (r 8, alpha 16, dropout 0.05, on q_proj/v_proj) and precision; each writes the same
+test MRs greedily and all are scored by one scorer: sacrebleu's BLEU (13a, lowercased,
+references padded: the E2E script's BLEU), ROUGE-L (rouge-score) and chrF.
 
-    .venv/bin/python bench/generation.py                       # smollm2, 2,000 rows, 1 epoch
-    .venv/bin/python bench/generation.py --train-rows 500 --test-mrs 30 --model /tmp/tiny-llama
+    .venv/bin/python bench/generation.py                          # smollm2, 2,000 rows, 1 epoch
+    .venv/bin/python bench/generation.py --train-rows 500 --test-mrs 30 --recipes headstart-lora
 
 Prints a Markdown table and writes bench/results/generation-e2e.json.
 """
@@ -20,18 +19,16 @@ import argparse
 import csv
 import json
 import random
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import torch
-
-from headstart import Predictor, RunConfig, train
-from headstart.models import resolve_model
-from headstart.tasks.generation.metrics import text_scores
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "e2e"
+RECIPES = ("headstart-lora", "headstart-full", "trl-peft-lora")
+LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"]}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -47,47 +44,67 @@ def _grouped(rows: list[dict[str, str]], n: int) -> tuple[list[str], list[list[s
     return mrs, [refs[m] for m in mrs]
 
 
-def _headstart(args: argparse.Namespace, train_rows: list, dev_rows: list, mrs: list[str], out: Path) -> dict:
+def _data(args: argparse.Namespace) -> tuple[list, list, list[str], list[list[str]]]:
+    train_rows = _rows(DATA / "trainset.csv")
+    random.Random(args.seed).shuffle(train_rows)
+    dev_mrs, dev_refs = _grouped(_rows(DATA / "devset.csv"), args.dev_mrs)
+    dev_rows = [{"mr": m, "ref": r} for m, refs in zip(dev_mrs, dev_refs) for r in refs]
+    mrs, refs = _grouped(_rows(DATA / "testset_w_refs.csv"), args.test_mrs)
+    return train_rows[: args.train_rows], dev_rows, mrs, refs
+
+
+def _headstart(args: argparse.Namespace, lora: bool, out: Path) -> dict:
+    from headstart import Predictor, RunConfig, train
+
+    train_rows, dev_rows, mrs, _ = _data(args)
     cfg = RunConfig()
     cfg.task.type = "generation"
-    cfg.model.name, cfg.model.max_length, cfg.model.lora = args.model, 128, args.lora
+    cfg.model.name, cfg.model.max_length = args.model, 128
+    cfg.model.lora, cfg.model.lora_r, cfg.model.lora_alpha = lora, LORA["r"], LORA["lora_alpha"]
+    cfg.model.lora_dropout, cfg.model.lora_target_modules = LORA["lora_dropout"], LORA["target_modules"]
     cfg.task.max_new_tokens, cfg.task.eval_samples = args.max_new_tokens, 0
-    cfg.train.num_train_epochs, cfg.train.learning_rate = args.epochs, args.learning_rate
+    cfg.train.num_train_epochs, cfg.train.learning_rate = args.epochs, args.learning_rate * (10 if lora else 1)
     cfg.train.per_device_train_batch_size, cfg.train.seed = args.batch_size, args.seed
     cfg.train.output_dir, cfg.train.overwrite_output_dir, cfg.train.disable_tqdm = str(out), True, True
     result = train(cfg, train=train_rows, validation=dev_rows)
+    info = json.loads((out / "headstart.json").read_text())
     predictor = Predictor.load(out)
     start = time.perf_counter()
     written = [p["generated_text"] for p in predictor.predict(mrs, batch_size=16)]
-    info = json.loads((out / "headstart.json").read_text())
     return {"written": written, "train_seconds": result.train_seconds, "write_seconds": time.perf_counter() - start,
             "precision": info.get("precision", "fp32")}  # fmt: skip
 
 
-def _peer(args: argparse.Namespace, train_rows: list, mrs: list[str], bf16: bool, out: Path) -> dict:
-    """TRL's SFTTrainer as its docs use it, on the same rows and settings."""
+def _peer(args: argparse.Namespace, bf16: bool, out: Path) -> dict:
+    """TRL's SFTTrainer with a peft LoraConfig, as their docs use them, on the same rows and settings."""
+    import torch
     from datasets import Dataset
+    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from headstart.models import resolve_model
+
+    train_rows, _, mrs, _ = _data(args)
     path = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    data = Dataset.from_dict(
-        {"prompt": [r["mr"] + "\n" for r in train_rows], "completion": [r["ref"] for r in train_rows]}
-    )
+    prompts, completions = [r["mr"] + "\n" for r in train_rows], [r["ref"] for r in train_rows]
+    data = Dataset.from_dict({"prompt": prompts, "completion": completions})
     config = SFTConfig(
-        output_dir=str(out), num_train_epochs=args.epochs, learning_rate=args.learning_rate,
+        output_dir=str(out), num_train_epochs=args.epochs, learning_rate=args.learning_rate * 10,
         per_device_train_batch_size=args.batch_size, seed=args.seed, max_length=128, bf16=bf16, use_cpu=bf16,
         activation_checkpointing=False, report_to="none", save_strategy="no", logging_steps=50, disable_tqdm=True,
         warmup_steps=0.1, weight_decay=0.01,  # headstart's defaults, so that only the implementation differs
     )  # fmt: skip
     model = AutoModelForCausalLM.from_pretrained(path)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=data, processing_class=tokenizer, peft_config=LoraConfig(**LORA)
+    )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    model = trainer.model.eval()
+    model = trainer.model.merge_and_unload().eval()
     tokenizer.padding_side = "left"
     written = []
     start = time.perf_counter()
@@ -98,7 +115,31 @@ def _peer(args: argparse.Namespace, train_rows: list, mrs: list[str], bf16: bool
                                  pad_token_id=tokenizer.pad_token_id)  # fmt: skip
             written += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     return {"written": [w.strip() for w in written], "train_seconds": seconds,
-            "write_seconds": time.perf_counter() - start}  # fmt: skip
+            "write_seconds": time.perf_counter() - start, "precision": "bf16" if bf16 else "fp32"}  # fmt: skip
+
+
+def _child(args: argparse.Namespace) -> int:
+    """One recipe in this process; its result (with this process's peak RSS) as JSON on stdout's last line."""
+    out = args.out / f"{args.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.recipe == "trl-peft-lora":
+        run = _peer(args, args.bf16 == "bf16", out)
+    else:
+        run = _headstart(args, args.recipe == "headstart-lora", out)
+    run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(run))
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    """Training tokens (prompt and reference, with the end-of-sequence token) of all epochs."""
+    from transformers import AutoTokenizer
+
+    from headstart.models import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.model))
+    train_rows = _data(args)[0]
+    ids = tokenizer([r["mr"] + "\n" + r["ref"] for r in train_rows])["input_ids"]
+    return int((sum(len(x) for x in ids) + len(ids)) * args.epochs)
 
 
 def main() -> int:
@@ -108,45 +149,50 @@ def main() -> int:
     parser.add_argument("--dev-mrs", type=int, default=20)
     parser.add_argument("--test-mrs", type=int, default=100)
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=5e-5, help="full fine-tuning's; LoRA takes 10x")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--lora", action="store_true")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--recipe", help=argparse.SUPPRESS)  # a child process's one recipe
+    parser.add_argument("--bf16", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "generation")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"no data at {DATA}: skipped", file=sys.stderr)
         return 0
-    train_rows = _rows(DATA / "trainset.csv")
-    random.Random(args.seed).shuffle(train_rows)
-    train_rows = train_rows[: args.train_rows]
-    dev_mrs, dev_refs = _grouped(_rows(DATA / "devset.csv"), args.dev_mrs)
-    dev_rows = [{"mr": m, "ref": r} for m, refs in zip(dev_mrs, dev_refs) for r in refs]
-    mrs, refs = _grouped(_rows(DATA / "testset_w_refs.csv"), args.test_mrs)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    runs = {"headstart": _headstart(args, train_rows, dev_rows, mrs, args.out / f"headstart-{stamp}")}
-    if not args.skip_peer:
-        bf16 = runs["headstart"]["precision"] == "bf16"
-        runs["TRL SFTTrainer"] = _peer(args, train_rows, mrs, bf16, args.out / f"peer-{stamp}")
-    table = [
-        "| recipe | BLEU | chrF | ROUGE-L | exact | train s | write s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    if args.recipe:
+        return _child(args)
+    from headstart.tasks.generation.metrics import text_scores
+
+    _, _, mrs, refs = _data(args)
+    tokens = _tokens(args)
+    runs: dict[str, dict] = {}
+    precision = "fp32"
+    for recipe in args.recipes.split(","):
+        command = [sys.executable, __file__, *sys.argv[1:], "--recipe", recipe, "--bf16", precision]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return done.returncode
+        runs[recipe] = json.loads(done.stdout.strip().splitlines()[-1])
+        precision = runs[recipe].get("precision", precision)  # the peer runs in headstart's precision
+    table = ["| recipe | BLEU | ROUGE-L | chrF | train s | tokens/s | peak RSS MB | write s |", "|---" * 8 + "|"]
     workloads: dict = {}
     for name, run in runs.items():
         s = text_scores(run["written"], refs)
-        table.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['rougeL']:.2f} | {s['exact_match']:.1f} "
-                     f"| {run['train_seconds']:.0f} | {run['write_seconds']:.0f} |")  # fmt: skip
+        speed = tokens / run["train_seconds"]
+        table.append(f"| {name} | {s['bleu']:.2f} | {s['rougeL']:.2f} | {s['chrf']:.2f} | {run['train_seconds']:.0f} "
+                     f"| {speed:.0f} | {run['peak_rss_mb']:.0f} | {run['write_seconds']:.0f} |")  # fmt: skip
         workloads[name] = {"score": s["bleu"], "train_seconds": round(run["train_seconds"], 1),
-                           "write_seconds": round(run["write_seconds"], 1), "chrf": s["chrf"], "rougeL": s["rougeL"],
-                           "bleu_signature": s["bleu_signature"], "examples": run["written"][:5]}  # fmt: skip
+                           "tokens_per_second": round(speed, 1), "peak_rss_mb": round(run["peak_rss_mb"]),
+                           "write_seconds": round(run["write_seconds"], 1), "rougeL": s["rougeL"], "chrf": s["chrf"],
+                           "precision": run["precision"], "examples": run["written"][:5]}  # fmt: skip
     print("\n".join(table))
     payload = {
-        "model": args.model, "train_rows": len(train_rows), "test_mrs": len(mrs), "epochs": args.epochs,
-        "lora": args.lora, "precision": runs["headstart"]["precision"], "command": " ".join(sys.argv),
-        "date": time.strftime("%Y-%m-%d"), "workloads": {"e2e": workloads},
+        "model": args.model, "train_rows": args.train_rows, "test_mrs": len(mrs), "epochs": args.epochs,
+        "train_tokens": tokens, "lora": LORA, "bleu_signature": text_scores(["a"], [["a"]])["bleu_signature"],
+        "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"), "workloads": {"e2e": workloads},
     }  # fmt: skip
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

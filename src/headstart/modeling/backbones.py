@@ -48,6 +48,10 @@ class Quirks:
     # the modules LoRA adapts by default (--lora), where peft's own table has no entry for the type:
     # the attention's query and value projections, as peft and the LoRA paper take them
     lora_targets: tuple[str, ...] | None = None
+    # the side batches are padded on for generate(): a decoder writes after its last token, so its
+    # inputs are left-padded (generate numbers the positions from the attention mask, so the real
+    # tokens keep theirs); an encoder-decoder's encoder reads right-padded inputs as everywhere else
+    generation_padding: str = "right"
 
 
 # Decoders: no pad token in their tokenizers (GPT-2, Llama, SmolLM2), and transformers'
@@ -58,7 +62,13 @@ class Quirks:
 # 0..T-1 whatever the attention mask says, so left padding would shift the positions of the real
 # tokens and a text would score differently alone than in a batch.
 _DECODER = Quirks(
-    DECODER, "last", None, True, "causal attention; no pad token; positions ignore the mask", head_bias=False
+    DECODER,
+    "last",
+    None,
+    True,
+    "causal attention; no pad token; positions ignore the mask",
+    head_bias=False,
+    generation_padding="left",
 )
 # BERT-style encoders: the first token ([CLS], <s>) is trained as the sentence summary.
 _ENCODER = Quirks(

@@ -1,8 +1,8 @@
 """Writing outputs with a model: batched ``generate()`` in input order, the prompt cut off.
 
-Decoders read left-padded batches (the quirks table: ``generate`` numbers positions from the
-attention mask, so a text writes the same alone and in a batch); encoder-decoders pad on the
-right. Outputs are cut at the first stop string.
+Batches are padded on the side the quirks table gives (``generation_padding``): the left for
+decoders (``generate`` numbers positions from the attention mask, so a text writes the same alone
+and in a batch), the right for encoder-decoders. Outputs are cut at the first stop string.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from headstart.acceleration import autocast
+from headstart.modeling.backbones import quirks_for
 from headstart.tasks.common.batching import sorted_by_length
 
 Prompt = str
@@ -40,7 +41,7 @@ def write(
     lengths = [len(ids) for ids in tokenizer(list(prompts))["input_ids"]]
     order = sorted_by_length(lengths)
     out: list[str] = [""] * len(prompts)
-    with _padding_side(tokenizer, "left" if decoder_only else "right"), torch.inference_mode():
+    with _padding_side(tokenizer, quirks_for(model.config).generation_padding), torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True).to(run.device)
