@@ -43,18 +43,20 @@ def lora_targets(config: Any, asked: str | list | None) -> str | list[str]:
 
 def head_modules(model: Any) -> list[str]:
     """The model's parts beside its backbone that own weights (the task's head): trained whole.
+    The backbone is the part holding the token embeddings, whatever the model calls it.
 
     None for a generating model (its output layer is pretrained, and often tied to the input)."""
+    import torch
+
     if getattr(model, "can_generate", lambda: False)():
         return []
-    backbone = getattr(model, getattr(model, "base_model_prefix", ""), None)
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    tied = {id(p) for p in embeddings.parameters()} if embeddings is not None else set()
+    embedding = next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
     out = []
     for name, child in model.named_children():
-        params = list(child.parameters())
-        if child is backbone or not params or any(id(p) in tied for p in params):
+        if not any(True for _ in child.parameters()):
             continue
+        if embedding is not None and any(m is embedding for m in child.modules()):
+            continue  # the backbone
         out.append(name)
     return out
 

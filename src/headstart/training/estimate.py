@@ -74,7 +74,9 @@ def estimate_run_seconds(
 
 def _batch(trainer: Any, indices: list[int]) -> tuple[dict[str, torch.Tensor], int]:
     dataset = trainer.train_dataset
-    accepted = set(inspect.signature(trainer.model.forward).parameters)
+    model = trainer.model
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft's takes **kwargs
+    accepted = set(inspect.signature(model.forward).parameters)
     features = [{k: v for k, v in dataset[int(i)].items() if k in accepted} for i in indices]
     batch = trainer.data_collator(features)
     tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())

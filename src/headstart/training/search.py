@@ -256,7 +256,8 @@ class SearchTrainer(HeadstartTrainer):
             value = max(value, self.objective) if self.greater_is_better else min(value, self.objective)
         self.objective = value
         trial.report(value, round(self.state.epoch or 0))
-        if trial.should_prune():
+        last = self.state.global_step >= self.state.max_steps  # a trial scored at its end has finished
+        if not last and trial.should_prune():
             self.callback_handler.on_train_end(self.args, self.state, self.control)
             raise optuna.TrialPruned()
 

@@ -166,8 +166,9 @@ def test_the_server_writes_what_predictor_writes(tiny_llama_dir, tmp_path):
     from headstart.serving import ServeConfig, create_app
 
     out = tmp_path / "writer"
-    train(_cfg(tiny_llama_dir, out, epochs=5), train=ROWS, validation=ROWS[:2])
+    train(_cfg(tiny_llama_dir, out), train=ROWS, validation=ROWS[:2])
     want = [p["generated_text"] for p in Predictor.load(out).predict(["say great", "say film"])]
+    assert want == ["great great", "film film"]
     with TestClient(create_app(out, ServeConfig())) as client:
         response = client.post("/v1/predict", json={"inputs": ["say great", {"input": "say film"}]})
         assert response.status_code == 200
@@ -274,3 +275,23 @@ def test_a_missing_extra_names_the_pip_command(tiny_llama_dir, tmp_path, monkeyp
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
     with pytest.raises(ConfigError, match=r"trl not installed.*pip install 'headstart\[generation\]'"):
         train(_cfg(tiny_llama_dir, tmp_path / "o"), train=ROWS)
+
+
+def test_the_command_line_trains_writes_and_reads_files(tiny_llama_dir, tmp_path, capsys):
+    from headstart.cli import main
+
+    data = tmp_path / "e2e.csv"
+    data.write_text("mr,ref\n" + "".join(f"{r['mr']},{r['ref']}\n" for r in ROWS), encoding="utf-8")
+    out = tmp_path / "writer"
+    args = ["train", "--task", "generation", "--model", str(tiny_llama_dir), "--train", str(data)]
+    args += ["--validation", str(data), "--output-dir", str(out), "--num-train-epochs", "60", "--learning-rate", "1e-2"]
+    args += ["--max-length", "24", "--max-new-tokens", "8", "--eval-samples", "2", "--seed", "0"]
+    assert main(args) == 0
+    assert "validation: " in capsys.readouterr().out
+    assert main(["predict", str(out), "say great"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["generated_text"] == "great great"
+    written = tmp_path / "written.jsonl"
+    assert main(["predict", str(out), "--input", str(data), "--output", str(written)]) == 0
+    rows = [json.loads(line) for line in written.read_text().splitlines()]
+    assert [r["mr"] for r in rows] == [r["mr"] for r in ROWS] and all("generated_text" in r for r in rows)
+    assert sum(r["generated_text"] == r["ref"] for r in rows) >= 6
