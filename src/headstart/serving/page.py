@@ -139,7 +139,7 @@ async function written(text, input) {
     if (done) break;
     buffer += decoder.decode(value, { stream: true });
     let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+    while ((cut = buffer.indexOf("\\n\\n")) >= 0) {
       const line = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);
       if (!line.startsWith("data: ")) continue;

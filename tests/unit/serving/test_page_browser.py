@@ -123,3 +123,27 @@ def test_qa_page_takes_a_question_and_a_context_and_marks_the_answer(
         assert _painted(png, (0xFF, 0xE5, 0x8F)) > 50, "the answer is highlighted"
     finally:
         server.stop()
+
+
+def test_generation_page_shows_the_text_as_it_is_written(browser, tmp_path_factory, tiny_llama_dir):
+    """The page reads /v1/generate's server-sent events and shows the pieces as they come."""
+    rows = [{"mr": f"say {w}", "ref": f"{w} {w}"} for w in ["great", "movie", "film", "story", "plot", "awful"]]
+    task = {"type": "generation", "max_new_tokens": 8, "eval_samples": 0}
+    cfg = tiny_run_config(tiny_llama_dir, tmp_path_factory.mktemp("page") / "gen", task=task, learning_rate=1e-2)
+    cfg["train"]["num_train_epochs"] = 60
+    cfg["model"]["max_length"] = 24
+    model = train(cfg, train=rows, validation=rows).output_dir
+    want = Predictor.load(model).predict(["say film"])[0]["generated_text"]
+    server = Server(model)
+    try:
+        browser.open(server.url + "/")
+        browser.wait_for("document.getElementById('facts').textContent.includes('generation')")
+        assert browser.js("document.getElementById('text-label').textContent") == "Input"
+        assert browser.js("typeof STREAM !== 'undefined' && STREAM") is True, "the page reads /v1/generate"
+        assert "labels" not in browser.js("document.getElementById('facts').textContent")
+        browser.type_into("text", "say film")
+        browser.click("go")
+        browser.wait_for("document.getElementById('result').dataset.done === '1'")
+        assert browser.js("document.querySelector('.written').textContent") == want == "film film"
+    finally:
+        server.stop()
