@@ -198,18 +198,18 @@ def test_closing_a_stream_stops_the_generation(tiny_llama_dir, tmp_path):
     import threading
     import time
 
-    from headstart.tasks.generation.writing import stream
+    from headstart.tasks.generation.writing import WRITER_THREAD, stream
 
     out = tmp_path / "writer"
     train(_cfg(tiny_llama_dir, out, epochs=1), train=ROWS, validation=ROWS[:2])
     predictor = Predictor.load(out)
     predictor.model.generation_config.eos_token_id = None  # nothing ends it but the limit or the client
-    before = threading.active_count()
     pieces = stream(predictor, "say great\n", max_new_tokens=10_000)  # seconds of writing, unless stopped
     next(pieces)
+    assert any(t.name == WRITER_THREAD for t in threading.enumerate())
     started = time.perf_counter()
     pieces.close()
-    assert threading.active_count() == before and time.perf_counter() - started < 5
+    assert not any(t.name == WRITER_THREAD for t in threading.enumerate()) and time.perf_counter() - started < 5
 
 
 CHAT = (  # each turn ends with the end-of-sequence token, as instruct models' templates end theirs

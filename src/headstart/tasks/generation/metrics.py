@@ -5,7 +5,7 @@ BLEU is sacrebleu's corpus BLEU with the 13a tokenizer on lowercased text, input
 references padded with ``None``: that reproduces the official E2E NLG script's BLEU (its
 signature is kept with the scores). ROUGE takes each output's best reference, as ``score_multi`` does.
 
->>> s = text_scores(["the cat sat"], [["the cat sat", "a cat sat"]])
+>>> s = text_scores(["the cat sat on the mat"], [["The cat sat on the mat", "a cat sat"]])
 >>> s["bleu"], s["exact_match"]
 (100.0, 100.0)
 """

@@ -19,6 +19,7 @@ from headstart.modeling.backbones import quirks_for
 from headstart.tasks.common.batching import sorted_by_length
 
 Prompt = str
+WRITER_THREAD = "headstart-writer"  # the thread generate() streams from
 
 
 def write(
@@ -117,7 +118,7 @@ def stream(
             failure.append(exc)
             streamer.end()
 
-    worker = threading.Thread(target=generate, daemon=True)
+    worker = threading.Thread(target=generate, name=WRITER_THREAD, daemon=True)
     worker.start()
     # a stop string can arrive split over pieces: the last characters that could start one wait
     hold = max((len(s) for s in stop_strings), default=1) - 1
