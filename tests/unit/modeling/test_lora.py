@@ -112,6 +112,15 @@ def test_a_tied_decoder_merged_reloads_with_the_same_outputs(tiny_llama_dir, tmp
     assert reloaded.lm_head.weight.data_ptr() == reloaded.model.embed_tokens.weight.data_ptr()
     again = Predictor.load(result.output_dir).predict(list(written))
     assert [p["generated_text"] for p in again] == list(written.values())
+    from peft import AutoPeftModelForCausalLM  # the adapters alone, on the base model, as peft loads them
+    from transformers import AutoTokenizer
+
+    adapted = AutoPeftModelForCausalLM.from_pretrained(str(result.output_dir / "adapter")).eval()
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    prompt = tokenizer(["say great\n"], return_tensors="pt")
+    with torch.no_grad():
+        plain = reloaded.eval()(**prompt).logits
+        torch.testing.assert_close(adapted(**prompt).logits, plain, atol=1e-4, rtol=1e-3)
     assert sum(o == r["ref"] for o, r in zip(written.values(), WRITE)) >= 2, written
 
 
