@@ -63,6 +63,19 @@ class Throughput:
         if self.batches % 256 == 0:
             self._settle()
 
+    def add_packed(self, position_ids: torch.Tensor) -> None:
+        """A padding-free batch (examples packed end to end, TRL's packing): every token is real, and
+        each example starts where its positions restart at 0."""
+        flat = position_ids.reshape(-1)
+        starts = torch.nonzero(flat == 0).flatten()
+        ends = torch.cat([starts[1:], starts.new_tensor([flat.numel()])])
+        lengths = ends - starts
+        sums = torch.stack([lengths.sum(), (lengths**2).sum()])
+        self._pending = [self._pending[0] + sums] if self._pending else [sums]
+        self.padded_tokens += flat.numel()
+        self.sequences += len(lengths)
+        self.batches += 1
+
     def _settle(self) -> None:
         if self._pending:
             real, squared = (int(v) for v in self._pending.pop().tolist())
@@ -138,6 +151,8 @@ class HeadstartTrainer(Trainer):
         mask = inputs.get("attention_mask")
         if mask is not None:
             self.throughput.add(mask)
+        elif inputs.get("position_ids") is not None:  # packed rows without padding have no mask
+            self.throughput.add_packed(inputs["position_ids"])
         return super().training_step(model, inputs, num_items_in_batch)
 
     # Private HF hook: the one place the training loop clips, and what it logs as grad_norm.

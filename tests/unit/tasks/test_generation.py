@@ -265,7 +265,9 @@ def test_packing_trains_and_writes(tiny_llama_dir, tmp_path):
     out = tmp_path / "packed"
     result = train(_cfg(tiny_llama_dir, out, packing=True), train=ROWS, validation=ROWS[:4])
     assert result.metrics["validation"]["exact_match"] == 100.0
-    assert json.loads((out / "headstart.json").read_text())["config"]["task"]["packing"] is True
+    info = json.loads((out / "headstart.json").read_text())
+    assert info["config"]["task"]["packing"] is True
+    assert info["throughput"]["real_tokens"] > 0 and info["throughput"]["padding_fraction"] == 0.0
 
 
 def test_a_missing_extra_names_the_pip_command(tiny_llama_dir, tmp_path, monkeypatch):

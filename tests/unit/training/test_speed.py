@@ -215,6 +215,14 @@ def test_throughput_counts_real_and_padded_tokens(tiny_model_dir):
     assert report["model_tflops"] == round(model_flops(model, [3, 2, 4], train=True) / 1e12, 3)
 
 
+def test_throughput_counts_packed_rows_by_their_examples():
+    """TRL's padding-free packing: no attention mask, positions restarting at 0 for each example."""
+    meter = Throughput()
+    meter.add_packed(torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2, 3]]))
+    meter._settle()
+    assert (meter.real_tokens, meter.padded_tokens, meter.sum_squared_lengths, meter.sequences) == (9, 9, 29, 3)
+
+
 def test_model_flops_follow_the_formula(tiny_model_dir):
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     cfg = model.config
