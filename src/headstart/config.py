@@ -98,7 +98,7 @@ class ModelConfig:
     lora_dropout: float = _f(0.05, "LoRA: dropout on the adapters' input (peft's lora_dropout).")
     lora_target_modules: str | list | None = _f(
         None,
-        "LoRA: the module names that get adapters (peft's target_modules, e.g. [q_proj, v_proj], or all-linear). "
+        "LoRA: the modules that get adapters (peft's target_modules: q_proj,v_proj, a YAML list, or all-linear). "
         "Null: the attention projections the quirks table names for the architecture (peft's defaults elsewhere).",
         flags=("--lora-target-modules",),
     )

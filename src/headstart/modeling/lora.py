@@ -23,6 +23,8 @@ ADAPTER_DIR = "adapter"  # the adapters alone, beside the merged model
 
 def lora_targets(config: Any, asked: str | list | None) -> str | list[str]:
     """The module names to adapt: the ones asked for, the quirks table's, or peft's default."""
+    if isinstance(asked, str) and "," in asked:  # the command line's q_proj,v_proj
+        asked = [name.strip() for name in asked.split(",") if name.strip()]
     if asked is not None:
         return asked if isinstance(asked, str) else [str(name) for name in asked]
     row = quirks_for(config).lora_targets

@@ -22,6 +22,7 @@ def test_targets_come_from_the_quirks_table_then_peft(tiny_model_dir, tiny_mpnet
     assert lora_targets(AutoConfig.from_pretrained(tiny_model_dir), None) == ["query", "value"]  # peft's default
     assert lora_targets(AutoConfig.from_pretrained(tiny_llama_dir), ["q_proj"]) == ["q_proj"]
     assert lora_targets(AutoConfig.from_pretrained(tiny_llama_dir), "all-linear") == "all-linear"
+    assert lora_targets(AutoConfig.from_pretrained(tiny_llama_dir), "q_proj, v_proj") == ["q_proj", "v_proj"]
     unknown = AutoConfig.from_pretrained(tiny_model_dir)
     unknown.model_type = "made-up"
     with pytest.raises(ConfigError, match="--lora-target-modules all-linear"):
