@@ -156,3 +156,69 @@ fragments = st.sampled_from(
     ]
 )
 hostile = st.one_of(st.binary(max_size=200), st.lists(fragments, max_size=40).map(b"".join))
+
+
+def run_launched(cmd: list[str], *, timeout: float, env: dict | None = None, while_running=None):
+    """Run a launcher (torchrun, accelerate launch) and its ranks with a hard time limit. A run
+    past it fails the test with every rank's stack (headstart prints them on SIGUSR1) and the
+    output so far, instead of hanging the test run. ``while_running(proc)`` acts on the running
+    job (stop or kill a rank) while its output is read."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    import psutil
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    output: dict[str, str] = {}
+    reader = threading.Thread(target=lambda: output.update(zip(("out", "err"), proc.communicate())), daemon=True)
+    reader.start()
+    try:
+        if while_running is not None:
+            while_running(proc)
+        reader.join(max(0.0, timeout - (time.monotonic() - started)))
+    except BaseException:
+        _kill_tree(proc.pid)
+        reader.join(10)
+        raise
+    if not reader.is_alive():
+        return subprocess.CompletedProcess(cmd, proc.returncode, output["out"], output["err"])
+    ranks = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if "RANK" in child.environ() and "headstart" in " ".join(child.cmdline()):
+                ranks.append(child)
+        except psutil.Error:
+            continue
+    for child in ranks:
+        child.send_signal(signal.SIGUSR1)
+    time.sleep(3)  # the stacks reach the pipe
+    _kill_tree(proc.pid)
+    reader.join(10)
+    pytest.fail(
+        f"{cmd[:6]} ran past {timeout:.0f} s; the stacks of its {len(ranks)} ranks and its output follow:\n"
+        f"--- stderr ---\n{output.get('err', '')[-20000:]}\n--- stdout ---\n{output.get('out', '')[-3000:]}",
+        pytrace=False,
+    )
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a launcher and every process under it: torchrun starts each rank in a session of its
+    own, out of reach of a kill of the launcher's group, and a rank left alive keeps the pipes open."""
+    import signal
+
+    import psutil
+
+    try:
+        family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return
+    for member in family:
+        try:
+            member.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            continue

@@ -606,8 +606,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _setup_logging(verbose: bool) -> None:
-    from headstart.training.distributed import is_main, rank
+    from headstart.training.distributed import is_main, rank, show_stacks_on_signal
 
+    show_stacks_on_signal()
     # under torchrun / accelerate launch, rank 0 speaks for the run; the others report only errors
     level = logging.INFO if is_main() else logging.ERROR
     prefix = "" if is_main() else f"[rank {rank()}] "

@@ -275,6 +275,11 @@ _KEEP = object()
 _FROM_HF: list[str] = []  # the fields _hf made, in order
 
 
+# Minutes between time-based checkpoints when train.save_minutes is null.
+SAVE_MINUTES_ALONE = 30.0
+SAVE_MINUTES_LAUNCHED = 10.0
+
+
 def _hf(
     name: str, default: Any = _KEEP, why: str = "", *, flags: tuple[str, ...] = (), type_: Any = None
 ) -> tuple[str, Any, Any]:
@@ -361,8 +366,18 @@ TrainConfig = dataclasses.make_dataclass(
         ),
         (
             "save_minutes",
-            float,
-            _f(30.0, "Also write a resumable checkpoint when this many minutes have passed since the last (0: off)."),
+            float | None,
+            _f(
+                None,
+                "Also write a resumable checkpoint when this many minutes have passed since the last (0: off; "
+                f"null: {SAVE_MINUTES_ALONE:g} in one process, {SAVE_MINUTES_LAUNCHED:g} under torchrun/accelerate, "
+                "where a lost worker restarts the job from the last one).",
+            ),
+        ),
+        _hf(
+            "ddp_timeout",
+            600,
+            "a rank stalled or cut off from the others fails the run in 10 minutes instead of 30",
         ),
         (
             "resume",

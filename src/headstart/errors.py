@@ -68,5 +68,9 @@ class MissingDependencyError(HeadstartError, ImportError):
     """An optional package is needed for this feature."""
 
 
+class DistributedError(HeadstartError, RuntimeError):
+    """A rank of a distributed run could not reach the others (dead, stalled or cut off)."""
+
+
 class ExportError(HeadstartError, RuntimeError):
     """A model could not be exported, or the export does not match the original."""

@@ -8,9 +8,13 @@ import ctypes
 import ctypes.util
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from headstart.training.resume import ALL_RANKS_SAVED
 
 
 class CheckpointSchedule(TrainerCallback):
@@ -27,14 +31,42 @@ class CheckpointSchedule(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         due_by_steps = bool(self.steps) and state.global_step % self.steps == 0
-        due_by_time = self.seconds > 0 and time.monotonic() - self.last >= self.seconds
+        due_by_time = self.seconds > 0 and _everyone_follows_rank_0(
+            time.monotonic() - self.last >= self.seconds, args.device
+        )
         if due_by_steps or due_by_time:
             control.should_save = True
         return control
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        """Mark a distributed checkpoint complete once every rank has written its part (each
+        writes its own RNG state; rank 0 the rest): a job restarted after a lost worker resumes
+        only from a marked one."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.barrier()
+            if dist.get_rank() == 0:
+                folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+                if folder.is_dir():
+                    (folder / ALL_RANKS_SAVED).write_text(str(dist.get_world_size()), encoding="utf-8")
         self.last = time.monotonic()
         return control
+
+
+def _everyone_follows_rank_0(decision: bool, device: Any) -> bool:
+    """Rank 0's decision on every rank of a distributed run (the decision itself where there is
+    none). Each rank's clock crosses a time limit at its own step; a checkpoint that some ranks
+    write and others do not pairs the Trainer's barrier in saving with another collective, and
+    the run hangs. One flag is broadcast per step, a fraction of a millisecond on gloo."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return decision
+    flag = torch.tensor([int(decision)], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _libc(name: str) -> Any:

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CHECKPOINTS = "checkpoints"
+ALL_RANKS_SAVED = "all-ranks-saved"  # written by callbacks.CheckpointSchedule once every rank saved
 # Settings that change how a run goes, not what it computes: a resumed run may differ in them.
 VOLATILE = {
     ("train", "resume"),
@@ -42,6 +43,7 @@ VOLATILE = {
     ("train", "dataloader_num_workers"),
     ("train", "report_to"),
     ("train", "save_minutes"),
+    ("train", "ddp_timeout"),
     ("speed", "keep_freed_memory"),
 }
 
@@ -115,6 +117,8 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
             json.loads((child / "trainer_state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # killed while this checkpoint was being written
+        if (child / "rng_state_0.pth").exists() and not (child / ALL_RANKS_SAVED).exists():
+            continue  # a distributed run's: a rank was lost before writing its part
         return child
     return None
 

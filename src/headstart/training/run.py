@@ -40,7 +40,7 @@ from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
 from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, keep_freed_memory, release_free_memory
-from headstart.training.distributed import is_main, leave
+from headstart.training.distributed import collective_failure, is_main, join, leave, save_minutes
 from headstart.training.estimate import describe, estimate_run_seconds
 from headstart.training.resume import open_work_dir, resume_point, run_identity
 from headstart.training.trackers import check_trackers, tensorboard_logs, tracker_names
@@ -101,6 +101,7 @@ def run_training(
         data["train"] = data["train"].add_column("teacher_logits", teacher)
     checks = _check_data(task, bundle, summary, cfg)
 
+    join(cfg.train.ddp_timeout)  # under a launcher: the process group, with its collective timeout
     main = is_main()  # under torchrun / accelerate only rank 0 writes (distributed.py)
     work = open_work_dir(out, lock=main)
     stage = work.path
@@ -124,9 +125,12 @@ def run_training(
         if cfg.speed.keep_freed_memory and not keep_freed_memory():
             logger.debug("keep_freed_memory: no glibc mallopt here, the C library's defaults stay")
         start = time.perf_counter()
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        seconds = time.perf_counter() - start
-        leave()  # every rank, together: no collective may be left pending when one exits
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+            seconds = time.perf_counter() - start
+            leave(trainer.args.ddp_timeout)  # every rank, together: no collective left pending when one exits
+        except RuntimeError as exc:
+            raise collective_failure(exc, trainer.args.ddp_timeout) from exc
         if not main:  # the main process evaluates and saves; this one's part is done
             return TrainResult(out, {}, notes, seconds)
         if is_adapted(trainer.model):  # the adapters alone, then merged: the model is a plain one again
@@ -365,7 +369,7 @@ def trainer_for(
             found=repr(cfg.train.metric_for_best_model),
             fix="pick one of these",
         )
-    callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, cfg.train.save_minutes)]
+    callbacks: list[Any] = [CheckpointSchedule(cfg.train.save_steps, save_minutes(cfg.train.save_minutes))]
     if cfg.speed.release_memory_steps or cfg.speed.release_memory_growth_mb:
         callbacks.append(ReleaseFreeMemory(cfg.speed.release_memory_steps, cfg.speed.release_memory_growth_mb))
     if cfg.train.early_stopping_patience:
