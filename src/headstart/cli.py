@@ -128,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
         ["all_scores", "on_error", "chunk_size", "overwrite", "progress", "batch_size"],
         choices={"on_error": ON_ERROR},
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="predict --input on a Ray cluster (HOST:PORT, or auto); alone: a local one on this machine's CPUs",
+    )
+    p.add_argument("--ray-actors", type=int, default=None, help="model copies on Ray (default: one per CPU)")
     _predict_option_flags(p)
     _input_field_flags(p)
     _common(p)
@@ -405,8 +414,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             found=" and ".join(given) or "none of them",
             fix='e.g. headstart predict DIR "some text"',
         )
-    predictor = Predictor.load(args.model_dir)
+    if args.ray is not None and not args.input:
+        raise ConfigError("--ray with --input FILE", found="no --input", fix="give --input, or leave --ray out")
     options = _predict_options(args)
+    runner = None
+    if args.ray is not None:
+        from headstart.integrations.ray import connect, file_runner
+
+        connect(args.ray or None)
+        runner = file_runner(args.model_dir, actors=args.ray_actors)
+    predictor = args.model_dir if runner else Predictor.load(args.model_dir)
     if args.input:
         summary = predict_file(
             predictor,
@@ -419,6 +436,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             all_scores=args.all_scores,
             overwrite=args.overwrite,
             progress=args.progress,
+            runner=runner,
             **options,
         )
         where = f" to {summary.output}" if summary.output else ""

@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,13 +30,18 @@ from headstart.data.options import READ_KEYS, ReadOptions
 from headstart.data.rows import Chunk, RowProblem
 from headstart.data.stream import BadRecord, Record, Stream, open_stream
 from headstart.errors import ConfigError, DataError, OutputExistsError
-from headstart.inference.predictor import Predictor
+from headstart.inference.predictor import Predictor, check_options
+from headstart.tasks import get_task, read_model_info
 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("skip", "fail")
 OUTPUT_SUFFIXES = (".jsonl", ".json", ".csv")
 SHOWN_ERRORS = 20  # bad rows logged one by one; all of them go to the errors file
+
+# Predicts a file's chunks somewhere else (``integrations.ray``): the chunks in file order, how the
+# file is read, the batch size and the prediction options in; each chunk's output rows, in order, out.
+ChunkRunner = Callable[[Iterator[Chunk], ReadOptions, int, dict[str, Any]], Iterator[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -70,6 +75,7 @@ def predict_file(
     overwrite: bool = False,
     progress: bool | None = None,
     stdout: IO[str] | None = None,
+    runner: ChunkRunner | None = None,
     **options: Any,
 ) -> BatchSummary:
     """Predict every row of ``input`` and write JSONL or CSV to ``output`` (stdout when ``None``).
@@ -86,16 +92,23 @@ def predict_file(
         all_scores: Include every label's score.
         overwrite: Replace an existing output.
         progress: A progress bar on stderr (default: when stderr is a terminal).
+        runner: Predicts the chunks elsewhere (``headstart.integrations.ray``) instead of in this
+            process, which then reads and writes only (``model`` is then a directory, not loaded here).
         options: ``ReadOptions`` keys, and the task's own prediction options (``decode`` for a tagger).
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error among {', '.join(ON_ERROR)}", found=repr(on_error), fix="pick one")
     if chunk_size < 1:
         raise ConfigError("a --chunk-size of at least 1", found=str(chunk_size), fix="raise it")
-    predictor = model if isinstance(model, Predictor) else Predictor.load(model)
     read = ReadOptions.of(read, {k: options.pop(k) for k in READ_KEYS if k in options})
-    predictor.check_options(options)
-    rows = predictor.task.file_rows(predictor.info, read)
+    if runner is None:
+        predictor = model if isinstance(model, Predictor) else Predictor.load(model)
+        info, task = predictor.info, predictor.task
+    else:
+        info = model.info if isinstance(model, Predictor) else read_model_info(model)
+        task = get_task(info.task)
+    check_options(task, info, options)
+    rows = task.file_rows(info, read)
     stream = open_stream(input, format=read.format, encoding=read.encoding, header=read.header, **rows.stream_options)
     summary = BatchSummary(str(input), None if output is None else str(output))
     writer = _Writer(output, overwrite, stdout or sys.stdout)
@@ -104,12 +117,12 @@ def predict_file(
     bar = _progress_bar(stream, progress)
     chunks = rows.chunks(_chunks(stream, rows, errors, chunk_size, bar, summary))
     options = {"all_scores": all_scores, **options}
+    if runner is None:
+        runner = lambda chunks, _, size, opts: (predict_chunk(predictor, rows, c, size, opts) for c in chunks)  # noqa: E731
     try:
-        for chunk in chunks:
-            records, inputs = chunk.records, chunk.inputs
-            preds = rows.predict(predictor, chunk, batch_size, options)
-            writer.write([rows.merge(rec.fields, x, pred) for rec, x, pred in zip(records, inputs, preds)])
-            summary.predicted += len(records)
+        for predicted in runner(chunks, read, batch_size, options):
+            writer.write(predicted)
+            summary.predicted += len(predicted)
             if bar is not None:
                 bar.set_postfix(rows=summary.predicted, skipped=summary.skipped, refresh=False)
         writer.finish()
@@ -123,6 +136,14 @@ def predict_file(
             bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def predict_chunk(
+    predictor: Predictor, rows: Any, chunk: Chunk, batch_size: int, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The output rows of one chunk: each input row's fields, then its prediction's."""
+    preds = rows.predict(predictor, chunk, batch_size, options)
+    return [rows.merge(rec.fields, x, pred) for rec, x, pred in zip(chunk.records, chunk.inputs, preds)]
 
 
 # -- chunks ------------------------------------------------------------------------------------

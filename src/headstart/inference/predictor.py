@@ -90,18 +90,7 @@ class Predictor:
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Refuse an option the model's task does not take, or a value it does not allow."""
-        allowed = self.task.predict_options
-        for name, value in options.items():
-            if name not in allowed:
-                takers = [task.name for task in TASKS.values() if name in task.predict_options]
-                raise ConfigError(
-                    f"--{name} only for a {' or '.join(takers) or 'different'} model",
-                    found=f"a {self.info.task} model",
-                    fix=f"leave --{name} out",
-                )
-            choices = allowed[name].choices
-            if value not in choices:
-                raise ConfigError(f"{name} among {', '.join(map(str, choices))}", found=repr(value), fix="pick one")
+        check_options(self.task, self.info, options)
 
     def __getattr__(self, name: str) -> Any:
         # the task's own methods (probabilities, predict_tags, ...), bound to this predictor
@@ -114,3 +103,20 @@ class Predictor:
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self.task.predictor_methods()))
+
+
+def check_options(task: Task, info: ModelInfo, options: dict[str, Any]) -> None:
+    """Refuse a prediction option ``task`` does not take, or a value it does not allow (without
+    loading the model: a driver that hands the work to other processes checks first)."""
+    allowed = task.predict_options
+    for name, value in options.items():
+        if name not in allowed:
+            takers = [other.name for other in TASKS.values() if name in other.predict_options]
+            raise ConfigError(
+                f"--{name} only for a {' or '.join(takers) or 'different'} model",
+                found=f"a {info.task} model",
+                fix=f"leave --{name} out",
+            )
+        choices = allowed[name].choices
+        if value not in choices:
+            raise ConfigError(f"{name} among {', '.join(map(str, choices))}", found=repr(value), fix="pick one")

@@ -1,0 +1,1 @@
+"""Bridges to engines headstart runs on but does not depend on (each an extra): ``ray``."""
