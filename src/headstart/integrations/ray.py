@@ -9,12 +9,13 @@ Two ways in, one model load per Ray actor in both:
   so the corpus can be larger than any one machine.
 - ``headstart predict DIR --input F --output O --ray [ADDRESS]`` (:func:`file_runner`) reads the
   file in this process with headstart's own readers (the same rows, bad-row reports and line
-  numbers as without ``--ray``), hands its chunks to :class:`ChunkPredictor` actors and writes
-  their rows in file order: the output equals the single-process one.
+  numbers as without ``--ray``), hands its chunks to :class:`ChunkPredictor` actors (a few
+  chunks ahead, so any file size streams) and writes their rows in file order: the output equals
+  the single-process one.
 
 Order: :func:`predict_dataset` keeps the input's order when the Dataset's context asks for it
-(``DataContext.get_current().execution_options.preserve_order = True``; the file path sets it),
-otherwise rows come back as blocks finish, each row still beside its own input columns.
+(``DataContext.get_current().execution_options.preserve_order = True``), otherwise rows come back
+as blocks finish, each row still beside its own input columns; the file path always keeps it.
 
 Example::
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import pickle
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,17 +167,10 @@ class RowPredictor(_Loaded):
 
 
 class ChunkPredictor(_Loaded):
-    """``map_batches`` class for the file path: pickled chunks read by the driver, in; each
-    chunk's output rows, pickled, out (one Dataset row per chunk)."""
+    """The Ray actor of the file path: one chunk read by the driver, in; its output rows, out."""
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        done = []
-        for payload in batch["chunk"]:
-            chunk = pickle.loads(payload)
-            done.append(pickle.dumps(predict_chunk(self.predictor, self.rows, chunk, self.batch_size, self.options)))
-        return {"rows": np.array(done, dtype=object)}
+    def predict(self, chunk: Chunk) -> list[dict[str, Any]]:
+        return predict_chunk(self.predictor, self.rows, chunk, self.batch_size, self.options)
 
 
 def predict_dataset(
@@ -219,31 +212,36 @@ def predict_dataset(
 
 
 def file_runner(model: str | Path, *, actors: int | None = None) -> ChunkRunner:
-    """A ``predict_file`` runner that predicts the file's chunks on Ray actors, in file order."""
+    """A ``predict_file`` runner that scores the file's chunks on Ray actors and gives their rows
+    back in file order. The driver reads ahead only two chunks per actor, so memory stays bounded
+    whatever the file's size, as without Ray."""
     ray = require_ray()
     path = str(Path(model).resolve())
 
     def run(chunks: Iterator[Chunk], read: ReadOptions, batch_size: int, options: dict[str, Any]) -> Iterator:
-        from ray.data import DataContext
+        from ray.util import ActorPool
 
-        payloads = [{"chunk": pickle.dumps(chunk)} for chunk in chunks]
-        if not payloads:
-            return
-        DataContext.get_current().execution_options.preserve_order = True
-        dataset = ray.data.from_items(payloads, override_num_blocks=len(payloads))
-        scored = dataset.map_batches(
-            ChunkPredictor,
-            fn_constructor_args=(path, _read_dict(read), batch_size, options),
-            batch_size=1,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(actors or _default_actors(ray), len(payloads))),
-            num_cpus=1,
-        )
+        remote = ray.remote(num_cpus=1)(ChunkPredictor)
+        started = [
+            remote.remote(path, _read_dict(read), batch_size, options) for _ in range(actors or _default_actors(ray))
+        ]
+        pool = ActorPool(started)
+        ahead = 2 * len(started)  # every actor busy and one chunk waiting for each
         try:
-            for row in scored.iter_rows():
-                yield pickle.loads(row["rows"])
+            in_flight = 0
+            for chunk in chunks:
+                pool.submit(lambda actor, c: actor.predict.remote(c), chunk)
+                in_flight += 1
+                if in_flight == ahead:
+                    yield pool.get_next()  # the oldest chunk's rows: file order
+                    in_flight -= 1
+            while pool.has_next():
+                yield pool.get_next()
         except Exception as exc:
             raise _unwrapped(exc) from None
+        finally:
+            for actor in started:
+                ray.kill(actor)
 
     return run
 

@@ -19,7 +19,8 @@ from headstart.inference.onnx_export import export_onnx
 from tests_support import SENTIMENT, ner_rows, qa_rows, tiny_run_config
 
 ray = pytest.importorskip("ray")
-from headstart.integrations.ray import CONNECT_SECONDS, connect, predict_dataset  # noqa: E402
+from headstart.inference.batch import predict_file  # noqa: E402
+from headstart.integrations.ray import CONNECT_SECONDS, connect, file_runner, predict_dataset  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "saved_v1"
 
@@ -121,6 +122,30 @@ def test_one_model_load_per_actor(local_ray, tmp_path):
     args = ["predict", str(ASSETS / "text-classification"), "--input", str(data), "--output", str(out)]
     assert main([*args, "--chunk-size", "3", "--ray", "--ray-actors", "2"]) == 0
     assert out.read_text().count("\n") == 36 and made() - before == 2
+
+
+def test_the_file_streams_to_the_actors_a_few_chunks_ahead(local_ray, tmp_path):
+    """The driver reads two chunks per actor ahead of the rows it writes, not the whole file: the
+    first chunk's rows came back when 4 of the 12 chunks had been read."""
+    model = ASSETS / "text-classification"
+    ray_chunks = file_runner(model, actors=2)
+    read_when: list[int] = []
+    consumed = 0
+
+    def counting(chunks, *rest):
+        def counted():
+            nonlocal consumed
+            for chunk in chunks:
+                consumed += 1
+                yield chunk
+
+        for rows in ray_chunks(counted(), *rest):
+            read_when.append(consumed)
+            yield rows
+
+    data = _text_file(tmp_path / "in.jsonl")
+    summary = predict_file(str(model), data, tmp_path / "o.jsonl", chunk_size=3, runner=counting)
+    assert summary.predicted == 36 and read_when[0] == 4 and read_when[-1] == 12, read_when
 
 
 def test_a_model_the_workers_cannot_load_is_a_clear_error(local_ray, tmp_path, capsys):
