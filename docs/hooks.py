@@ -74,6 +74,9 @@ def _benchmark(path: Path, data: dict[str, Any]) -> str:
             "peak_rss_gb",
             "model_gflops_per_second",
             "precision",
+            "rows_per_second",
+            "wall_seconds",
+            "peak_pss_mb",
         )
         if any(k in m for _, _, m in rows)
     ]
