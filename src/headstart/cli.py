@@ -416,6 +416,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
     if args.ray is not None and not args.input:
         raise ConfigError("--ray with --input FILE", found="no --input", fix="give --input, or leave --ray out")
+    if args.ray_actors is not None and args.ray is None:
+        raise ConfigError("--ray-actors with --ray", found="no --ray", fix="add --ray, or leave --ray-actors out")
     options = _predict_options(args)
     runner = None
     if args.ray is not None:

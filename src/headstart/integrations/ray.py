@@ -206,7 +206,7 @@ def predict_dataset(
         fn_constructor_args=args,
         batch_size=rows_per_call,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=actors or _default_actors(ray)),
+        compute=ray.data.ActorPoolStrategy(size=_actors(ray, actors)),
         num_cpus=1,
     )
 
@@ -217,14 +217,13 @@ def file_runner(model: str | Path, *, actors: int | None = None) -> ChunkRunner:
     whatever the file's size, as without Ray."""
     ray = require_ray()
     path = str(Path(model).resolve())
+    size = _actors(ray, actors)
 
     def run(chunks: Iterator[Chunk], read: ReadOptions, batch_size: int, options: dict[str, Any]) -> Iterator:
         from ray.util import ActorPool
 
         remote = ray.remote(num_cpus=1)(ChunkPredictor)
-        started = [
-            remote.remote(path, _read_dict(read), batch_size, options) for _ in range(actors or _default_actors(ray))
-        ]
+        started = [remote.remote(path, _read_dict(read), batch_size, options) for _ in range(size)]
         pool = ActorPool(started)
         ahead = 2 * len(started)  # every actor busy and one chunk waiting for each
         try:
@@ -252,8 +251,13 @@ def _read_dict(read: ReadOptions | None) -> dict[str, Any]:
     return asdict(read or ReadOptions())
 
 
-def _default_actors(ray: Any) -> int:
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+def _actors(ray: Any, wanted: int | None) -> int:
+    """``wanted`` model copies, or one per CPU of the cluster."""
+    if wanted is None:
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if wanted < 1:
+        raise ConfigError("at least 1 Ray actor (--ray-actors)", found=str(wanted), fix="raise it, or leave it out")
+    return wanted
 
 
 def _unwrapped(exc: Exception) -> Exception:

@@ -161,6 +161,16 @@ def test_a_model_the_workers_cannot_load_is_a_clear_error(local_ray, tmp_path, c
     assert not (tmp_path / "o.jsonl").exists() and not list(tmp_path.glob("*.partial"))
 
 
+def test_the_actor_count_is_checked(local_ray, tmp_path, capsys):
+    data = _text_file(tmp_path / "in.jsonl")
+    args = ["predict", str(ASSETS / "text-classification"), "--input", str(data), "--output", str(tmp_path / "o.jsonl")]
+    assert main([*args, "--ray", "--ray-actors", "0"]) == 2
+    assert "at least 1 Ray actor" in capsys.readouterr().err
+    assert main([*args, "--ray-actors", "2"]) == 2
+    assert "--ray-actors with --ray" in capsys.readouterr().err
+    assert not list(tmp_path.glob("o.jsonl*"))
+
+
 def test_without_ray_installed_the_flag_names_the_extra(monkeypatch, tmp_path, capsys):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
