@@ -59,6 +59,9 @@ def serve(
             timeout_graceful_shutdown=int(cfg.graceful_timeout),
         )
     )
+    # listening before uvicorn takes the socket: a client that connects as soon as startup is logged
+    # waits in the backlog instead of being refused
+    sock.listen(2048)
     if on_ready is not None:
         on_ready(url)
     server.run(sockets=[sock])
