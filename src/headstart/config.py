@@ -453,6 +453,7 @@ class RunConfig:
             "train.per_device_train_batch_size": self.train.per_device_train_batch_size,
             "train.per_device_eval_batch_size": self.train.per_device_eval_batch_size,
             "train.gradient_accumulation_steps": self.train.gradient_accumulation_steps,
+            "train.ddp_timeout": self.train.ddp_timeout,
         }
         if self.model.max_length is not None:
             positive["model.max_length"] = self.model.max_length
@@ -464,6 +465,8 @@ class RunConfig:
         out += [f"{k} must be > 0, found {v}" for k, v in positive.items() if v <= 0]
         if not self.train.output_dir:
             out.append("train.output_dir must name a directory, found none")
+        if self.train.save_minutes is not None and self.train.save_minutes < 0:
+            out.append(f"train.save_minutes must be >= 0 (0: off), found {self.train.save_minutes}")
         if self.speed.release_memory_steps < 0:
             out.append(f"speed.release_memory_steps must be >= 0, found {self.speed.release_memory_steps}")
         if self.speed.release_memory_growth_mb < 0:
