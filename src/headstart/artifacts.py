@@ -72,7 +72,14 @@ def write_json(path: Path, obj: Any) -> None:
 
 # The keys of headstart.json that every task writes; the rest are the task's own settings.
 FORMAT_VERSION = 1
-_WRITTEN_WHEN_SET = ("class_weights", "runtime", "onnx", "search", "distilled_from")  # absent from the file unless set
+_WRITTEN_WHEN_SET = (
+    "class_weights",
+    "runtime",
+    "onnx",
+    "search",
+    "distilled_from",
+    "adapters",
+)  # absent from the file unless set
 _FIRST = ("format_version", "task", "pipeline_task", "labels", "columns")  # the file's first keys
 
 
@@ -109,6 +116,7 @@ class ModelInfo:
     onnx: dict[str, Any] | None = None  # an export's record: file, quantization, parity
     search: dict[str, Any] | None = None  # the hyper-parameter search that chose the settings (tune)
     distilled_from: dict[str, Any] | None = None  # the teacher and its scores (distill)
+    adapters: dict[str, Any] | None = None  # LoRA: {"dir", "merged", "base"}; not merged: no weights beside them
 
     @classmethod
     def parse(cls, path: Path, raw: dict[str, Any], settings_type: type) -> ModelInfo:

@@ -102,6 +102,13 @@ class ModelConfig:
         "Null: the attention projections the quirks table names for the architecture (peft's defaults elsewhere).",
         flags=("--lora-target-modules",),
     )
+    merge: bool = _f(
+        True,
+        "LoRA: save the adapters merged into the model (plain transformers, pipeline(), ONNX export), with the "
+        "adapters alone in adapter/ as well. false: the adapters alone, a few MB: Predictor and peft's "
+        "AutoPeftModel* load them onto the base model, which must be reachable where they load.",
+        flags=("--merge",),
+    )
 
 
 @dataclass
@@ -484,6 +491,10 @@ class RunConfig:
         rate = self.model.attention_dropout
         if isinstance(rate, str) and rate != "auto" or isinstance(rate, float) and not 0 <= rate < 1:
             out.append(f"model.attention_dropout must be auto, null or a number in [0, 1), found {rate!r}")
+        if not self.model.merge and not self.model.lora:
+            out.append("model.merge: false keeps LoRA adapters apart, but model.lora is off: add --lora, drop --merge")
+        if self.model.lora and self.model.lora_r < 1:
+            out.append(f"model.lora_r must be >= 1, found {self.model.lora_r}")
         if self.model.head_hidden_size < 0:
             out.append(f"model.head_hidden_size must be >= 0, found {self.model.head_hidden_size}")
         for check in _TASK_CHECKS:

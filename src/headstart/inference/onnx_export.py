@@ -252,7 +252,7 @@ def _export(predictor: Predictor, source: Path, stage: Path, quantize: str | Non
         "parity": parity,
         "exporter": f"torch.onnx ({parity['exporter']}) {torch.__version__}",
     }
-    replace(predictor.info, runtime=RUNTIME, onnx=record).write(stage)
+    replace(predictor.info, runtime=RUNTIME, onnx=record, adapters=None).write(stage)
     size = sum(p.stat().st_size for p in stage.iterdir() if p.suffix == ".onnx") / 1e6
     return ExportReport(stage, "onnx", quantize, round(size, 1), 0.0, parity, quantized)
 

@@ -23,6 +23,7 @@ from headstart.acceleration import autocast, choose_bf16, prepare
 from headstart.artifacts import ModelInfo
 from headstart.errors import ConfigError, HeadstartError, ModelLoadError
 from headstart.modeling.backbones import load_tokenizer
+from headstart.modeling.lora import load_adapted
 from headstart.tasks import TASKS, Task, get_task, read_model_info
 
 # At most this many tokens (padded) per forward pass: long inputs go in small batches, short ones
@@ -58,6 +59,8 @@ class Predictor:
                 from headstart.inference.onnx_runtime import OnnxModel
 
                 model = OnnxModel(path, info)
+            elif info.adapters and not info.adapters.get("merged", True):
+                model = load_adapted(task, path, info)
             else:
                 model = task.load_model(str(path), info)
         except HeadstartError:

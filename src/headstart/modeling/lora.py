@@ -5,15 +5,17 @@ else on peft's defaults for the type. The head — whatever the task put beside 
 in ``modules_to_save``, except for a generating model, whose output layer is the pretrained
 one: SmolLM2 and GPT-2 tie it to the input embeddings, and a trained copy of it would be saved
 with the wrong tying flag (transformers#45127, peft#2972). Merged for saving, the model is a
-plain transformers model again.
+plain transformers model again; saved unmerged (``model.merge: false``), the directory keeps the
+adapters and the trained config, and ``load_adapted`` rebuilds the model on the base weights.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from headstart.errors import ConfigError
+from headstart.errors import ConfigError, HeadstartError, MissingDependencyError, ModelLoadError
 from headstart.modeling.backbones import quirks_for
 
 logger = logging.getLogger(__name__)
@@ -108,3 +110,62 @@ def is_adapted(model: Any) -> bool:
 def merged(model: Any) -> Any:
     """The plain model with the adapters folded into its weights."""
     return model.merge_and_unload()
+
+
+def adapter_record(model: Any, merge: bool) -> dict[str, Any]:
+    """What headstart.json says of the adapters: where they are, whether the weights beside them are
+    merged, and the base model they go on."""
+    config = model.peft_config[model.active_adapter]
+    return {"dir": ADAPTER_DIR, "merged": merge, "base": config.base_model_name_or_path, "r": config.r}
+
+
+def refresh_saved_head(adapter_dir: Path, model: Any) -> None:
+    """Write the head as it is now (after a folded temperature, say) over the copy saved with the
+    adapters at the end of training, so that loading them gives the scores the model gives."""
+    from safetensors.torch import load_file, save_file
+
+    file = adapter_dir / "adapter_model.safetensors"
+    if not file.is_file():
+        return
+    saved, state = load_file(str(file)), model.state_dict()
+    changed = False
+    for key in saved:
+        name = key.removeprefix("base_model.model.")
+        if "lora_" not in key and name in state and not saved[key].equal(state[name]):
+            saved[key], changed = state[name].detach().contiguous().clone(), True
+    if changed:
+        save_file(saved, str(file), metadata={"format": "pt"})
+
+
+def load_adapted(task: Any, path: str | Path, info: Any) -> Any:
+    """A directory saved with ``model.merge: false``: the task's model built from the base model's
+    weights and the saved config (labels, head), then peft's adapters and head on it, merged."""
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise MissingDependencyError(
+            "the peft package to load LoRA adapters saved apart (model.merge: false)",
+            found="it is not installed",
+            fix="pip install 'headstart[lora]'",
+        ) from None
+    from transformers import AutoConfig, GenerationConfig
+
+    from headstart.models import resolve_model
+
+    path = Path(path)
+    try:
+        base = resolve_model(info.base_model)
+        model = task.load_model(base, info, config=AutoConfig.from_pretrained(path))
+    except HeadstartError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"the base model the adapters were trained on ({info.base_model}), reachable from here",
+            found=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+            fix="install or download that model, or train with --merge true for a directory that stands alone",
+            file=path,
+        ) from None
+    model = PeftModel.from_pretrained(model, str(path / info.adapters.get("dir", ADAPTER_DIR))).merge_and_unload()
+    if (path / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(path)
+    return model

@@ -147,8 +147,9 @@ class Task(Protocol):
         """A pretrained backbone with a fresh head for ``labels``."""
         ...
 
-    def load_model(self, path: str, info: ModelInfo) -> Any:
-        """A fine-tuned model from a saved directory."""
+    def load_model(self, path: str, info: ModelInfo, **load: Any) -> Any:
+        """A fine-tuned model from a saved directory; ``load`` goes to ``from_pretrained`` (a saved
+        config on the base model's weights, for a directory of LoRA adapters alone)."""
         ...
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:

@@ -35,7 +35,7 @@ from headstart.evaluation.model_card import render_model_card
 from headstart.evaluation.report import write_report
 from headstart.inference.predictor import Predictor
 from headstart.modeling.backbones import align_model, load_tokenizer, max_tokens
-from headstart.modeling.lora import ADAPTER_DIR, is_adapted, merged, with_lora
+from headstart.modeling.lora import ADAPTER_DIR, adapter_record, is_adapted, merged, refresh_saved_head, with_lora
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
 from headstart.training.arguments import scored_after_training_only, training_arguments
@@ -133,8 +133,10 @@ def run_training(
             raise collective_failure(exc, trainer.args.ddp_timeout) from exc
         if not main:  # the main process evaluates and saves; this one's part is done
             return TrainResult(out, {}, notes, seconds)
+        adapters = None
         if is_adapted(trainer.model):  # the adapters alone, then merged: the model is a plain one again
             trainer.model.save_pretrained(str(stage / ADAPTER_DIR))
+            adapters = adapter_record(trainer.model, cfg.model.merge)
             trainer.model = merged(trainer.model)
         throughput = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
         logger.info(
@@ -146,6 +148,7 @@ def run_training(
         info = _info(cfg, task, bundle, summary, notes, seconds, resume_from, stage)
         info.search = search
         info.distilled_from = None if distillation is None else distillation.record()
+        info.adapters = adapters
         info.data_checks = checks.to_dict()
         info.architecture = type(trainer.model).__name__
         info.precision = "bf16" if trainer.args.bf16 else "fp32"
@@ -477,8 +480,14 @@ def _save(
 ) -> None:
     # The pipeline truncates to model_max_length when called with truncation=True: make it ours.
     tokenizer.model_max_length = cfg.model.max_length
-    # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin.
-    trainer.model.save_pretrained(str(stage))
+    if info.adapters:
+        refresh_saved_head(stage / info.adapters["dir"], trainer.model)
+    if info.adapters and not info.adapters["merged"]:  # the adapters alone: the config, not the weights
+        trainer.model.config.save_pretrained(str(stage))
+        if trainer.model.can_generate():
+            trainer.model.generation_config.save_pretrained(str(stage))
+    else:  # save_pretrained rather than Trainer.save_model, which also pickles training_args.bin
+        trainer.model.save_pretrained(str(stage))
     tokenizer.save_pretrained(str(stage))
     info.write(stage)
     history = list(trainer.state.log_history)

@@ -170,3 +170,16 @@ def test_the_server_serves_an_export(exported):
         body = client.post("/v1/predict", json={"inputs": ["great movie loved it"]}).json()
         assert body["predictions"][0]["label"] == "pos"
         assert client.post("/v1/embed", json={"inputs": ["hi"]}).json()["dim"] == 32
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_a_lora_directory_exports_merged_with_parity(merge, tiny_model_dir, tmp_path):
+    """LoRA runs export the merged model, whether the directory holds it or the adapters alone."""
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "lora")
+    cfg["model"].update(lora=True, merge=merge)
+    source = train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir
+    report = export_onnx(source, tmp_path / "onnx")
+    assert report.parity["fp32_max_abs_diff"] <= 1e-4
+    onnx = Predictor.load(tmp_path / "onnx")
+    assert np.allclose(onnx.probabilities(TEXTS), Predictor.load(source).probabilities(TEXTS), atol=1e-5)
+    assert "adapters" not in json.loads((tmp_path / "onnx" / "headstart.json").read_text())

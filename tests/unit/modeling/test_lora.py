@@ -130,3 +130,74 @@ def test_a_module_name_the_model_lacks_is_a_clear_error(tiny_model_dir, tmp_path
     cfg["model"].update(lora=True, lora_target_modules=["q_proj"])
     with pytest.raises(ConfigError, match="naming modules of this model"):
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
+
+
+@pytest.mark.parametrize("task", ["text-classification", "ner-crf", "question-answering"])
+def test_adapters_saved_alone_load_onto_the_base_and_score_the_same(task, tiny_model_dir, tmp_path):
+    """model.merge false: no weights beside the adapters; Predictor rebuilds the model on the base
+    (head and labels from the saved config, a folded temperature included) and scores as training did."""
+    kind, rows, metric, _ = TASKS[task]
+    rows = rows or ner_rows()
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task=kind or None, num_train_epochs=30, learning_rate=1e-2)
+    cfg["model"].update(lora=True, lora_target_modules="all-linear", lora_r=16, merge=False)
+    result = train(cfg, train=rows, validation=rows)
+    out = result.output_dir
+    assert (out / "adapter" / "adapter_model.safetensors").is_file() and (out / "config.json").is_file()
+    assert not list(out.glob("*.safetensors")), "no merged weights beside the adapters"
+    assert json.loads((out / "headstart.json").read_text())["adapters"]["merged"] is False
+    again = evaluate(out, rows)
+    for name in (metric, "brier"):
+        if name in result.metrics["validation"]:
+            assert again[name] == pytest.approx(result.metrics["validation"][name], abs=1e-4), name
+
+
+def test_adapters_saved_alone_keep_the_calibration_and_load_with_peft(tiny_model_dir, tmp_path):
+    """The head saved with the adapters is the calibrated one (temperature folded after training):
+    the model rebuilt from them gives the uncalibrated run's logits / T, and so does peft's loader."""
+    from peft import AutoPeftModelForSequenceClassification
+
+    runs = {}
+    for calibrate in (True, False):
+        cfg = tiny_run_config(tiny_model_dir, tmp_path / f"c{calibrate}", task={"calibrate": calibrate})
+        cfg["train"]["num_train_epochs"] = 10
+        cfg["model"].update(lora=True, merge=False)
+        runs[calibrate] = Predictor.load(train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir)
+    calibrated, raw = runs[True], runs[False]
+    temperature = calibrated.info.settings.temperature
+    assert temperature is not None and abs(temperature - 1) > 0.05, temperature
+    batch = calibrated.task.probe_batch(calibrated.tokenizer, calibrated.info, ["great film", "a dull story"])
+    adapted = AutoPeftModelForSequenceClassification.from_pretrained(
+        str(calibrated.info.path / "adapter"), num_labels=2
+    ).eval()
+    with torch.no_grad():
+        logits = calibrated.model(**batch).logits
+        torch.testing.assert_close(logits * temperature, raw.model(**batch).logits, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(adapted(**batch).logits, logits, atol=1e-5, rtol=1e-4)
+
+
+def test_a_writer_saved_as_adapters_alone_writes_the_same(tiny_llama_dir, tmp_path):
+    from peft import AutoPeftModelForCausalLM
+
+    cfg = tiny_run_config(
+        tiny_llama_dir,
+        tmp_path / "w",
+        task={"type": "generation", "max_new_tokens": 8, "eval_samples": 0},
+        num_train_epochs=40,
+        learning_rate=1e-2,
+    )
+    cfg["model"].update(lora=True, lora_r=16, lora_target_modules="all-linear", max_length=24, merge=False)
+    result = train(cfg, train=WRITE, validation=WRITE[:4])
+    written = {o["input"]: o["output"] for o in result.metrics["validation"]["outputs"]}
+    assert not (result.output_dir / "model.safetensors").exists()
+    assert (result.output_dir / "generation_config.json").is_file()
+    again = Predictor.load(result.output_dir).predict(list(written))
+    assert [p["generated_text"] for p in again] == list(written.values())
+    adapted = AutoPeftModelForCausalLM.from_pretrained(str(result.output_dir / "adapter"))
+    assert adapted.peft_config["default"].r == 16
+
+
+def test_merge_false_without_lora_is_a_clear_error(tiny_model_dir, tmp_path):
+    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", num_train_epochs=1)
+    cfg["model"]["merge"] = False
+    with pytest.raises(ConfigError, match="model.lora is off"):
+        train(cfg, train=SENTIMENT, validation=SENTIMENT)

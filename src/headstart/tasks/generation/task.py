@@ -262,11 +262,11 @@ class Generation:
         model.generation_config = generation_config(model.generation_config, cfg, self.settings.stop_strings)
         return model
 
-    def load_model(self, path: str, info: Any) -> Any:
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
         self.decoder_only = info.settings.decoder_only
         self.settings = info.settings
         auto = AutoModelForCausalLM if self.decoder_only else AutoModelForSeq2SeqLM
-        return auto.from_pretrained(path)
+        return auto.from_pretrained(path, **load)
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
         raise ConfigError(

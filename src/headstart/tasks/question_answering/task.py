@@ -186,8 +186,8 @@ class QuestionAnswering:
         dropout = attention_dropout_setting(AutoConfig.from_pretrained(path), cfg.model.attention_dropout)
         return AutoModelForQuestionAnswering.from_pretrained(path, **dropout)
 
-    def load_model(self, path: str, info: Any) -> Any:
-        return AutoModelForQuestionAnswering.from_pretrained(path)
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
+        return AutoModelForQuestionAnswering.from_pretrained(path, **load)
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
         raise ConfigError(

@@ -119,8 +119,8 @@ class Regression:
             label2id=labels.label2id,
         )
 
-    def load_model(self, path: str, info: Any) -> Any:
-        return AutoModelForSequenceClassification.from_pretrained(path)
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
+        return AutoModelForSequenceClassification.from_pretrained(path, **load)
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
         return weighted_loss(class_weights, regression_loss)

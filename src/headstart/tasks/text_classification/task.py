@@ -139,8 +139,8 @@ class TextClassification:
             path, cfg.model, PROBLEM_TYPE, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id
         )
 
-    def load_model(self, path: str, info: Any) -> Any:
-        return AutoModelForSequenceClassification.from_pretrained(path)
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
+        return AutoModelForSequenceClassification.from_pretrained(path, **load)
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
         return weighted_loss(class_weights, single_label_loss)

@@ -58,8 +58,8 @@ class TextToText:
         setting = attention_dropout_setting(config, cfg.model.attention_dropout)  # none for T5 itself
         return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path, **setting), path, labels.names)
 
-    def load_model(self, path: str, info: Any) -> Any:
-        return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path), path, info.labels)
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
+        return _with_labels(AutoModelForSeq2SeqLM.from_pretrained(path, **load), path, info.labels)
 
     def card_usage(self, info: Any) -> list[str]:
         example = texts.example_input(info)

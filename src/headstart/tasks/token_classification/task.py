@@ -30,7 +30,7 @@ from headstart.data.token_encoding import IGNORE, encode_words
 from headstart.data.tokens import TokenExamples, read_token_file, rows_to_examples
 from headstart.errors import DataError, LabelError
 from headstart.modeling.backbones import attention_dropout_setting
-from headstart.modeling.crf_tagger import CrfTagger
+from headstart.modeling.crf_tagger import CrfTagger, CrfTaggerConfig
 from headstart.modeling.losses import single_label_loss, weighted_loss
 from headstart.tasks.base import PredictOption
 from headstart.tasks.common.class_weights import resolve_class_weights
@@ -161,8 +161,11 @@ class TokenClassification:
             path, num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id, **dropout
         )
 
-    def load_model(self, path: str, info: Any) -> Any:
-        return AutoModelForTokenClassification.from_pretrained(path)  # CrfTagger is registered there too
+    def load_model(self, path: str, info: Any, **load: Any) -> Any:
+        config = load.get("config")
+        if isinstance(config, CrfTaggerConfig):  # a tagger onto base weights: its encoder loads them
+            return CrfTagger.from_encoder(path, config.id2label, config.label2id, config.classifier_dropout)
+        return AutoModelForTokenClassification.from_pretrained(path, **load)  # CrfTagger is registered there too
 
     def loss(self, class_weights: list[float]) -> Callable[..., Any]:
         return weighted_loss(class_weights, single_label_loss)  # per token; -100 where none
