@@ -172,7 +172,7 @@ def test_the_server_serves_an_export(exported):
         assert client.post("/v1/embed", json={"inputs": ["hi"]}).json()["dim"] == 32
 
 
-@pytest.mark.parametrize("merge", [True, False])
+@pytest.mark.parametrize("merge", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_a_lora_directory_exports_merged_with_parity(merge, tiny_model_dir, tmp_path):
     """LoRA runs export the merged model, whether the directory holds it or the adapters alone."""
     cfg = tiny_run_config(tiny_model_dir, tmp_path / "lora")

@@ -132,7 +132,14 @@ def test_a_module_name_the_model_lacks_is_a_clear_error(tiny_model_dir, tmp_path
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
 
 
-@pytest.mark.parametrize("task", ["text-classification", "ner-crf", "question-answering"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        "text-classification",
+        pytest.param("ner-crf", marks=pytest.mark.slow),
+        pytest.param("question-answering", marks=pytest.mark.slow),
+    ],
+)
 def test_adapters_saved_alone_load_onto_the_base_and_score_the_same(task, tiny_model_dir, tmp_path):
     """model.merge false: no weights beside the adapters; Predictor rebuilds the model on the base
     (head and labels from the saved config, a folded temperature included) and scores as training did."""

@@ -105,6 +105,21 @@ def test_two_processes_match_one_at_the_same_global_batch(launcher, runs, tiny_m
     assert not (ddp.parent / f".{ddp.name}.partial").exists()
 
 
+@pytest.mark.slow
+def test_lora_on_two_processes_matches_one(runs, tiny_model_dir, tmp_path):
+    """Adapters under DDP: only they and the head have gradients to average; the merged result
+    matches one process at the same global batch."""
+    lora = ["--lora", "--lora-target-modules", "all-linear", "--lora-r", "16", "--learning_rate", "1e-2"]
+    single = tmp_path / "single"
+    cmd = [sys.executable, "-m", "headstart", "train", *_flags(tiny_model_dir, runs["data"], single, 8), *lora]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=LIMIT)
+    ddp = tmp_path / "ddp"
+    proc = _launch(LAUNCHERS["torchrun"], tiny_model_dir, runs["data"], ddp, *lora)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _same_training(single, ddp)
+    assert (ddp / "adapter" / "adapter_model.safetensors").is_file()
+
+
 def _rank_process(launcher_pid: int, rank: int):
     for child in psutil.Process(launcher_pid).children(recursive=True):
         try:
