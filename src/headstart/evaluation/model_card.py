@@ -83,6 +83,20 @@ def _teacher(info: ModelInfo, metrics: dict[str, Any]) -> list[str]:
     ]
 
 
+def _adapters(info: ModelInfo) -> list[str]:
+    """How to load a directory of LoRA adapters saved alone (model.merge false), before the task's usage."""
+    record = info.adapters
+    if not record or record.get("merged", True):
+        return []
+    return [
+        f"This directory holds LoRA adapters (r {record.get('r')}) for `{info.base_model}`, not merged: "
+        "`Predictor.load`, `headstart predict`, `serve` and `export` rebuild the model on the base model's "
+        f"weights, and peft loads `{record['dir']}/` (`AutoPeftModel*.from_pretrained`). Plain `transformers` "
+        "and `pipeline()` need a merged directory: train with `--merge true`.",
+        "",
+    ]
+
+
 def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> str:
     """The card of a saved model; what it reads and how to use it are the task's sections."""
     cfg = info.config
@@ -107,6 +121,7 @@ def render_model_card(info: ModelInfo, task: Task, metrics: dict[str, Any]) -> s
         *_calibration(metrics),
         "## Use it",
         "",
+        *_adapters(info),
         *task.card_usage(info),
         "",
         "## Training",

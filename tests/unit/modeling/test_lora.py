@@ -152,6 +152,7 @@ def test_adapters_saved_alone_load_onto_the_base_and_score_the_same(task, tiny_m
     assert (out / "adapter" / "adapter_model.safetensors").is_file() and (out / "config.json").is_file()
     assert not list(out.glob("*.safetensors")), "no merged weights beside the adapters"
     assert json.loads((out / "headstart.json").read_text())["adapters"]["merged"] is False
+    assert "LoRA adapters (r 16)" in (out / "README.md").read_text()
     again = evaluate(out, rows)
     for name in (metric, "brier"):
         if name in result.metrics["validation"]:
