@@ -233,6 +233,9 @@ class OwnTrainer(Protocol):
         ...
 
 
+TEACHER_COLUMN = "teacher_logits"  # the training rows' column of the teacher's scores (distillation)
+
+
 class Distillable(Protocol):
     """What a task adds for knowledge distillation (``headstart distill``); a task without it
     cannot be distilled yet, and says so."""
@@ -245,4 +248,9 @@ class Distillable(Protocol):
     def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
         """``loss(student_logits, teacher_logits, labels)``: the gold labels' loss weighted ``alpha``
         and the teacher's softened scores' ``1 - alpha``."""
+        ...
+
+    def with_teacher_labels(self, teacher: Any, train: Any, extra: Any) -> Any:
+        """``train`` with ``extra`` (unlabeled examples read in the teacher's columns) appended,
+        labelled with the teacher's predictions."""
         ...

@@ -29,11 +29,11 @@ from headstart.data.options import ReadOptions
 from headstart.errors import ConfigError, DataError
 from headstart.inference.predictor import Predictor
 from headstart.tasks import TASKS, Task, get_task
+from headstart.tasks.base import TEACHER_COLUMN
 from headstart.training.run import TrainResult, as_config, run_training
 from headstart.training.trainer import HeadstartTrainer
 
 logger = logging.getLogger(__name__)
-TEACHER_COLUMN = "teacher_logits"
 
 
 class DistillationTrainer(HeadstartTrainer):
@@ -76,30 +76,20 @@ class Distillation:
         of another kind than the teacher's (pairs for a single-text teacher) is refused."""
         self.check_labels(bundle.labels)
         teacher_pairs = bool(getattr(self.teacher.info.settings, "is_pair", False))
-        if bundle.train.is_pair != teacher_pairs:
+        if bool(getattr(bundle.train, "is_pair", False)) != teacher_pairs:
             kind = {True: "text pairs", False: "single texts"}
             raise DataError(
                 f"training inputs of the teacher's kind ({kind[teacher_pairs]})",
-                found=kind[bundle.train.is_pair],
+                found=kind[not teacher_pairs],
                 fix="distill on data like the teacher's: the same columns",
             )
         if self.unlabeled is None:
             return bundle
         # read with the teacher's columns: its kind of input, without labels
         extra = task.read_examples(self.unlabeled, self.teacher.info, ReadOptions(), False)
-        inputs = list(zip(extra.texts, extra.pairs)) if extra.is_pair else extra.texts
-        guesses = [p["label"] for p in self.teacher.predict(inputs)]
         self.unlabeled_examples = len(extra)
         logger.info("distillation: %d unlabeled examples labelled by the teacher and added", len(extra))
-        train = bundle.train
-        merged = dataclasses.replace(
-            train,
-            texts=train.texts + extra.texts,
-            pairs=None if train.pairs is None else train.pairs + (extra.pairs or []),
-            labels=list(train.labels or []) + guesses,
-            locations=train.locations + extra.locations,
-        )
-        return dataclasses.replace(bundle, train=merged)
+        return dataclasses.replace(bundle, train=task.with_teacher_labels(self.teacher, bundle.train, extra))
 
     def check_labels(self, labels: LabelSet) -> None:
         missing = [name for name in labels.names if name not in self.teacher.info.labels]
@@ -182,6 +172,12 @@ def distill(
             file=str(teacher_dir),
         )
     cfg.task.type = predictor.info.task
+    if getattr(cfg.task, "crf", False):
+        raise ConfigError(
+            "a softmax tagger as the student: it learns the teacher's per-word scores, which a CRF's do not match",
+            found="task.crf: true",
+            fix="distill without --crf",
+        )
     if student:
         cfg.model.name = student
     plan = Distillation(teacher_dir, predictor, temperature, alpha, unlabeled)

@@ -38,6 +38,7 @@ from headstart.modeling.backbones import align_model, load_tokenizer, max_tokens
 from headstart.modeling.lora import ADAPTER_DIR, adapter_record, is_adapted, merged, refresh_saved_head, with_lora
 from headstart.models import load_error, resolve_model
 from headstart.tasks import Task, get_task
+from headstart.tasks.base import TEACHER_COLUMN
 from headstart.training.arguments import scored_after_training_only, training_arguments
 from headstart.training.callbacks import CheckpointSchedule, ReleaseFreeMemory, keep_freed_memory, release_free_memory
 from headstart.training.distributed import collective_failure, is_main, join, leave, save_minutes
@@ -98,7 +99,7 @@ def run_training(
     owners = {name: split.pop("owner", None) for name, split in summary.items()}
     if distillation is not None:
         teacher = distillation.targets(task, bundle.train, owners["train"], bundle.labels)
-        data["train"] = data["train"].add_column("teacher_logits", teacher)
+        data["train"] = data["train"].add_column(TEACHER_COLUMN, teacher)
     checks = _check_data(task, bundle, summary, cfg)
 
     join(cfg.train.ddp_timeout)  # under a launcher: the process group, with its collective timeout

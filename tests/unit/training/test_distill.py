@@ -11,7 +11,7 @@ from transformers import pipeline
 
 from headstart import Predictor, distill, train
 from headstart.cli import main
-from headstart.errors import ConfigError, DataError
+from headstart.errors import ConfigError, DataError, LabelError
 from headstart.modeling.losses import distillation_loss
 from tests_support import NEGATIVE, POSITIVE, SENTIMENT, ner_rows, tiny_run_config
 
@@ -75,9 +75,11 @@ def test_distillation_refusals(teacher_dir, tiny_model_dir, tmp_path):
     pairs = [{"text": r["text"], "text_pair": "and so on", "label": r["label"]} for r in SENTIMENT]
     with pytest.raises(DataError, match=r"training inputs of the teacher's kind \(single texts\).*found text pairs"):
         distill(cfg, teacher=teacher_dir, train=pairs)
-    ner = train(tiny_run_config(tiny_model_dir, tmp_path / "ner", task={"type": "ner"}), train=ner_rows())
-    with pytest.raises(ConfigError, match="a teacher of a task that can be distilled .* found a token-classification"):
-        distill(cfg, teacher=ner.output_dir, train=SENTIMENT)
+    ratings = [{"text": r["text"], "rating": 4.0 if r["label"] == "pos" else 1.0} for r in SENTIMENT]
+    regression = tiny_run_config(tiny_model_dir, tmp_path / "reg", task={"type": "regression"}, num_train_epochs=1)
+    scorer = train(regression, train=ratings, validation=ratings)
+    with pytest.raises(ConfigError, match="a teacher of a task that can be distilled .* found a regression"):
+        distill(cfg, teacher=scorer.output_dir, train=SENTIMENT)
     assert not (tmp_path / "a").exists(), "nothing written"
 
 
@@ -116,3 +118,76 @@ def test_the_distill_command(teacher_dir, tiny_model_dir, tmp_path, capsys):
     assert f"saved to {out}" in capsys.readouterr().out
     record = json.loads((out / "headstart.json").read_text())["distilled_from"]
     assert (record["temperature"], record["alpha"], record["unlabeled_examples"]) == (3.0, 0.2, 5)
+
+
+@pytest.fixture(scope="module")
+def ner_teacher(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ner-teacher") / "model"
+    return train(tiny_run_config(tiny_model_dir, out, task={"type": "ner"}), train=ner_rows()).output_dir
+
+
+def test_a_tagger_student_of_another_tokenizer_learns_the_teachers_tags(ner_teacher, tiny_mpnet_dir, tmp_path):
+    """Token level: the teacher's per-word scores reach the student's sub-tokens through the words
+    (the two tokenizers split them differently); teacher-labelled sentences are added."""
+    rows = ner_rows()
+    unlabeled = [{"tokens": r["tokens"][::-1]} for r in rows[:8]]  # the same words in another order
+    cfg = tiny_run_config(tiny_mpnet_dir, tmp_path / "student", task={"type": "ner"})
+    result = distill(cfg, teacher=ner_teacher, alpha=0.0, unlabeled=unlabeled, train=rows, validation=rows)
+    sentences = [r["tokens"] for r in rows] + [r["tokens"] for r in unlabeled]
+
+    def tags(directory):
+        from headstart.tasks.token_classification.predict import predict_tags
+
+        return [t for seq in predict_tags(Predictor.load(directory), sentences)[0] for t in seq]
+
+    theirs, ours = tags(ner_teacher), tags(result.output_dir)
+    assert np.mean([a == b for a, b in zip(ours, theirs)]) >= 0.9, "alpha 0: the teacher's scores alone"
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["distilled_from"]["unlabeled_examples"] == len(unlabeled)
+    assert info["data"]["train"]["examples"] == len(rows) + len(unlabeled)
+    assert "f1" in info["distilled_from"]["teacher_scores"]["validation"]
+
+
+def test_token_targets_are_the_teachers_word_scores_on_each_word_s_sub_tokens(ner_teacher, tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from headstart.config import RunConfig
+    from headstart.data.labels import LabelSet
+    from headstart.data.tokens import rows_to_examples
+    from headstart.tasks import get_task
+    from headstart.tasks.token_classification.predict import word_log_probs
+
+    rows = ner_rows()[:6]
+    teacher = Predictor.load(ner_teacher)
+    task = get_task("token-classification")
+    examples = rows_to_examples(rows, [f"row {i}" for i in range(len(rows))], "rows")
+    labels = LabelSet(list(reversed(teacher.info.labels)))  # the student's own order
+    student = tiny_run_config(tiny_model_dir, tmp_path / "s", task={"type": "ner", "stride": 2})
+    student["model"]["max_length"] = 8  # the student's rows are windows of the sentences
+    cfg = RunConfig.from_dict(student)
+    data, summary = task.encode(examples, AutoTokenizer.from_pretrained(tiny_model_dir), labels, cfg)
+    assert len(summary["owner"]) > len(rows)
+    targets = task.teacher_targets(teacher, examples, summary["owner"], labels)
+    words, _, _ = word_log_probs(teacher, examples.words)
+    order = [teacher.info.labels.index(name) for name in labels.names]
+    for row, window in enumerate(summary["owner"]):
+        assert len(targets[row]) == len(data[row]["input_ids"])
+        for position, word in enumerate(window.words):
+            if word is not None:
+                assert np.allclose(targets[row][position], words[window.sentence][word][order], atol=1e-6)
+
+
+def test_crf_taggers_are_refused_as_teacher_and_as_student(ner_teacher, tiny_model_dir, tmp_path):
+    rows = ner_rows()
+    crf = train(
+        tiny_run_config(tiny_model_dir, tmp_path / "crf", task={"type": "ner", "crf": True}, num_train_epochs=1),
+        train=rows,
+    )
+    with pytest.raises(LabelError, match="a softmax tagger as the teacher"):
+        distill(
+            tiny_run_config(tiny_model_dir, tmp_path / "a", task={"type": "ner"}), teacher=crf.output_dir, train=rows
+        )
+    student = tiny_run_config(tiny_model_dir, tmp_path / "b", task={"type": "ner", "crf": True})
+    with pytest.raises(ConfigError, match="a softmax tagger as the student"):
+        distill(student, teacher=ner_teacher, train=rows)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

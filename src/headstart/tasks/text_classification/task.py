@@ -6,6 +6,7 @@ The saved model is a stock ``AutoModelForSequenceClassification`` with ``id2labe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -193,6 +194,17 @@ class TextClassification:
 
     def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
         return lambda student, teacher, labels: distillation_loss(student, teacher, labels, temperature, alpha)
+
+    def with_teacher_labels(self, teacher: Any, train: Examples, extra: Examples) -> Examples:
+        inputs = list(zip(extra.texts, extra.pairs)) if extra.is_pair else extra.texts
+        guesses = [p["label"] for p in teacher.predict(inputs)]
+        return dataclasses.replace(
+            train,
+            texts=train.texts + extra.texts,
+            pairs=None if train.pairs is None else train.pairs + (extra.pairs or []),
+            labels=list(train.labels or []) + guesses,
+            locations=train.locations + extra.locations,
+        )
 
     # -- saved directory ------------------------------------------------------------------------
     def saved_columns(self, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:

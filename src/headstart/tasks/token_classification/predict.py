@@ -71,13 +71,36 @@ def predict_tags(
     scores = [[0.0] * len(words) for words in sentences]
     if not sentences:
         return tags, scores
-    settings = run.info.settings
     # Saved before task.decode existed -> argmax (the settings' default), as those models were scored.
-    decoder = TagDecoder(names, decode or settings.decode)
-    # Per-word log-probabilities; a word with no sub-token in any window stays "O".
+    decoder = TagDecoder(names, decode or run.info.settings.decode)
+    log_probs, seen, crf_tags = word_log_probs(run, sentences, batch_size=batch_size, documents=documents)
+    crf = crf_tags is not None
+    if crf:
+        tags = crf_tags
+    index = {name: k for k, name in enumerate(names)}
+    for s, lp in enumerate(log_probs):
+        if not crf:
+            if decoder.method == "argmax" and not repair_tags:
+                tags[s] = [names[int(k)] for k in lp.argmax(-1)] if len(lp) else []
+            else:
+                tags[s] = decoder.decode(lp)
+        scores[s] = [
+            float(np.exp(lp[w, index[t]])) if seen[s][w] and t in index else 0.0 for w, t in enumerate(tags[s])
+        ]
+    return ([repair(t) for t in tags] if repair_tags else tags), scores
+
+
+def word_log_probs(
+    run: Any, sentences: Sequence[Sequence[str]], *, batch_size: int = 32, documents: Sequence[int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray], list[list[str]] | None]:
+    """Each word's log-probabilities over the model's tags ([words, K] per sentence, from its first
+    sub-token in the window that owns it; "O" for a word with none), which words had a sub-token,
+    and a CRF head's decoded tags (None for a softmax head)."""
+    names = list(run.info.labels)
+    settings = run.info.settings
     log_probs = [np.tile(_only(names, "O"), (len(words), 1)) for words in sentences]
     seen = [np.zeros(len(words), dtype=bool) for words in sentences]
-    crf = False
+    crf_tags: list[list[str]] | None = None
     enc = encode_words(
         run.tokenizer,
         sentences,
@@ -102,8 +125,9 @@ def predict_tags(
             out = run.forward(batch)
             logp = torch.log_softmax(out.logits.float(), dim=-1).cpu().numpy()  # [B, T, K]
             decoded = getattr(out, "decoded", None)
-            crf = decoded is not None
-            decoded = decoded.cpu().numpy() if crf else None
+            if decoded is not None and crf_tags is None:
+                crf_tags = [["O"] * len(words) for words in sentences]
+            decoded = decoded.cpu().numpy() if decoded is not None else None
             for row, i in enumerate(idx):
                 window = enc.windows[i]
                 shift = width - len(window.words) if run.tokenizer.padding_side == "left" else 0
@@ -111,19 +135,9 @@ def predict_tags(
                     if owned:
                         log_probs[window.sentence][w] = logp[row, p + shift]
                         seen[window.sentence][w] = True
-                        if crf:
-                            tags[window.sentence][w] = names[int(decoded[row, p + shift])]
-    index = {name: k for k, name in enumerate(names)}
-    for s, lp in enumerate(log_probs):
-        if not crf:
-            if decoder.method == "argmax" and not repair_tags:
-                tags[s] = [names[int(k)] for k in lp.argmax(-1)] if len(lp) else []
-            else:
-                tags[s] = decoder.decode(lp)
-        scores[s] = [
-            float(np.exp(lp[w, index[t]])) if seen[s][w] and t in index else 0.0 for w, t in enumerate(tags[s])
-        ]
-    return ([repair(t) for t in tags] if repair_tags else tags), scores
+                        if crf_tags is not None:
+                            crf_tags[window.sentence][w] = names[int(decoded[row, p + shift])]
+    return log_probs, seen, crf_tags
 
 
 def _only(names: Sequence[str], tag: str) -> np.ndarray:

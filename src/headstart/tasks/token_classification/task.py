@@ -8,6 +8,7 @@ back per word. The softmax model is a stock ``AutoModelForTokenClassification`` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ from headstart.data.tokens import TokenExamples, read_token_file, rows_to_exampl
 from headstart.errors import DataError, LabelError
 from headstart.modeling.backbones import attention_dropout_setting
 from headstart.modeling.crf_tagger import CrfTagger, CrfTaggerConfig
-from headstart.modeling.losses import single_label_loss, weighted_loss
-from headstart.tasks.base import PredictOption
+from headstart.modeling.losses import distillation_loss, single_label_loss, weighted_loss
+from headstart.tasks.base import TEACHER_COLUMN, PredictOption
 from headstart.tasks.common.class_weights import resolve_class_weights
 from headstart.tasks.common.metrics import MISTAKES_SHOWN
 from headstart.tasks.token_classification import predict as prediction
@@ -206,6 +207,7 @@ class TokenClassification:
             "longest_before_truncation": enc.max_untruncated,
             "lengths": enc.lengths,
             "full_lengths": enc.full_lengths,
+            "owner": enc.windows,  # each row's sentence and the word of each sub-token (distillation's targets)
             "notes": [],
         }
         if (
@@ -238,6 +240,43 @@ class TokenClassification:
 
     def collator(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> Any:
         return TokenCollator(tokenizer, pad_to_multiple_of)
+
+    # -- distillation ---------------------------------------------------------------------------
+    def teacher_targets(self, teacher: Any, examples: TokenExamples, owner: list[Any], labels: LabelSet) -> list[Any]:
+        """Per training row and sub-token, the teacher's log-probabilities for the word it belongs to:
+        aligned by words, so teacher and student may split them differently (other tokenizers)."""
+        if getattr(teacher.info.settings, "crf", False):
+            raise LabelError(
+                "a softmax tagger as the teacher (its per-word probabilities are what the student learns)",
+                found="a CRF tagger, whose scores are transition-dependent emissions",
+                fix="distill from a teacher trained without --crf",
+                file=str(teacher.info.path),
+            )
+        per_word, _, _ = prediction.word_log_probs(teacher, examples.words, batch_size=64, documents=examples.documents)
+        order = [teacher.info.labels.index(name) for name in labels.names]
+        blank = [0.0] * len(order)
+        rows = []
+        for window in owner:
+            scores = per_word[window.sentence][:, order]
+            rows.append([blank if w is None else scores[w].tolist() for w in window.words])
+        return rows
+
+    def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
+        return lambda student, teacher, labels: distillation_loss(student, teacher, labels, temperature, alpha)
+
+    def with_teacher_labels(self, teacher: Any, train: TokenExamples, extra: TokenExamples) -> TokenExamples:
+        tags, _ = prediction.predict_tags(teacher, extra.words, batch_size=64, documents=extra.documents)
+        documents = None
+        if train.documents is not None:  # the extra documents numbered after train's (a sentence alone: its own)
+            theirs = extra.documents if extra.documents is not None else list(range(len(extra.words)))
+            documents = train.documents + [d + max(train.documents, default=-1) + 1 for d in theirs]
+        return dataclasses.replace(
+            train,
+            words=train.words + extra.words,
+            tags=list(train.tags or []) + tags,
+            locations=train.locations + extra.locations,
+            documents=documents,
+        )
 
     # -- metrics ------------------------------------------------------------------------------
     def main_metric(self, labels: LabelSet) -> str:
@@ -358,6 +397,7 @@ class TokenCollator:
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         extra = {k: [f.pop(k) for f in features] for k in ("labels", "word_mask") if k in features[0]}
+        teacher = [f.pop(TEACHER_COLUMN) for f in features] if TEACHER_COLUMN in features[0] else None
         batch = self.tokenizer.pad(features, return_tensors="pt", pad_to_multiple_of=self.pad_to_multiple_of)
         width = batch["input_ids"].shape[1]
         left = self.tokenizer.padding_side == "left"
@@ -367,6 +407,13 @@ class TokenCollator:
                 ([fill] * (width - len(r)) + list(r)) if left else (list(r) + [fill] * (width - len(r))) for r in rows
             ]
             batch[key] = torch.tensor(np.array(padded, dtype=np.int64))
+        if teacher is not None:  # [T, K] per row: padded with zero rows, which no label scores
+            k = len(teacher[0][0])
+            scores = np.zeros((len(teacher), width, k), dtype=np.float32)
+            for i, rows in enumerate(teacher):
+                start = width - len(rows) if left else 0
+                scores[i, start : start + len(rows)] = rows
+            batch[TEACHER_COLUMN] = torch.from_numpy(scores)
         return batch
 
 
