@@ -209,3 +209,18 @@ def test_merge_false_without_lora_is_a_clear_error(tiny_model_dir, tmp_path):
     cfg["model"]["merge"] = False
     with pytest.raises(ConfigError, match="model.lora is off"):
         train(cfg, train=SENTIMENT, validation=SENTIMENT)
+
+
+def test_adapters_alone_without_their_base_model_is_a_clear_error(tiny_model_dir, tmp_path):
+    import shutil
+
+    from headstart.errors import ModelLoadError
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    cfg = tiny_run_config(base, tmp_path / "out", num_train_epochs=1)
+    cfg["model"].update(lora=True, merge=False)
+    out = train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir
+    shutil.rmtree(base)
+    with pytest.raises(ModelLoadError, match=r"the base model the adapters were trained on .*--merge true"):
+        Predictor.load(out)
