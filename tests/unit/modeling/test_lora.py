@@ -93,19 +93,20 @@ def test_only_the_adapted_weights_and_the_head_change(tiny_model_dir, tmp_path):
     torch.testing.assert_close(plain, through_peft, atol=1e-5, rtol=1e-4)
 
 
+def _writer_config(model_dir, out, epochs: int, **model) -> dict:
+    """A tiny decoder writing WRITE's references with adapters on every linear layer."""
+    task = {"type": "generation", "max_new_tokens": 8, "eval_samples": 0}
+    cfg = tiny_run_config(model_dir, out, task=task, num_train_epochs=epochs, learning_rate=1e-2)
+    cfg["model"].update(lora=True, lora_r=16, lora_target_modules="all-linear", max_length=24, **model)
+    return cfg
+
+
 def test_a_tied_decoder_merged_reloads_with_the_same_outputs(tiny_llama_dir, tmp_path):
     """SmolLM2 ties its output layer to the input embeddings: LoRA leaves both alone, and the
     merged directory keeps the tie and writes what the trained model wrote (peft#2972)."""
     from transformers import AutoModelForCausalLM
 
-    cfg = tiny_run_config(
-        tiny_llama_dir,
-        tmp_path / "w",
-        task={"type": "generation", "max_new_tokens": 8, "eval_samples": 0},
-        num_train_epochs=60,
-        learning_rate=1e-2,
-    )
-    cfg["model"].update(lora=True, lora_r=16, lora_target_modules="all-linear", max_length=24)
+    cfg = _writer_config(tiny_llama_dir, tmp_path / "w", epochs=60)
     result = train(cfg, train=WRITE, validation=WRITE[:4])
     written = {o["input"]: o["output"] for o in result.metrics["validation"]["outputs"]}
     assert json.loads((result.output_dir / "config.json").read_text())["tie_word_embeddings"] is True
@@ -186,14 +187,7 @@ def test_adapters_saved_alone_keep_the_calibration_and_load_with_peft(tiny_model
 def test_a_writer_saved_as_adapters_alone_writes_the_same(tiny_llama_dir, tmp_path):
     from peft import AutoPeftModelForCausalLM
 
-    cfg = tiny_run_config(
-        tiny_llama_dir,
-        tmp_path / "w",
-        task={"type": "generation", "max_new_tokens": 8, "eval_samples": 0},
-        num_train_epochs=40,
-        learning_rate=1e-2,
-    )
-    cfg["model"].update(lora=True, lora_r=16, lora_target_modules="all-linear", max_length=24, merge=False)
+    cfg = _writer_config(tiny_llama_dir, tmp_path / "w", epochs=40, merge=False)
     result = train(cfg, train=WRITE, validation=WRITE[:4])
     written = {o["input"]: o["output"] for o in result.metrics["validation"]["outputs"]}
     assert not (result.output_dir / "model.safetensors").exists()
