@@ -98,6 +98,7 @@ def test_ray_output_equals_the_single_process_output(case, local_ray, request, t
     assert not list(tmp_path.glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_a_ray_dataset_gets_its_predictions_beside_its_columns_in_order(local_ray):
     from ray.data import DataContext
 
@@ -111,6 +112,7 @@ def test_a_ray_dataset_gets_its_predictions_beside_its_columns_in_order(local_ra
     assert all(r["scores"] == pytest.approx(e["scores"], abs=1e-5) for r, e in zip(out, expected))
 
 
+@pytest.mark.slow
 def test_the_file_streams_to_the_actors_a_few_chunks_ahead(local_ray, tmp_path):
     """The driver reads two chunks per actor ahead of the rows it writes, not the whole file: the
     first chunk's rows came back when 4 of the 12 chunks had been read. And Ray made two
@@ -144,6 +146,7 @@ def test_the_file_streams_to_the_actors_a_few_chunks_ahead(local_ray, tmp_path):
     assert made() - before == 2
 
 
+@pytest.mark.slow
 def test_a_model_the_workers_cannot_load_is_a_clear_error(local_ray, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(ASSETS / "text-classification", broken)

@@ -43,6 +43,7 @@ def _keep(path: Path) -> None:
         shutil.copy(path, Path(target) / path.name)
 
 
+@pytest.mark.slow
 def test_classifier_page_shows_label_bars(browser, tmp_path_factory, tiny_model_dir, tmp_path):
     cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("page") / "clf")
     model = train(cfg, train=SENTIMENT, validation=SENTIMENT).output_dir
@@ -72,6 +73,7 @@ def test_classifier_page_shows_label_bars(browser, tmp_path_factory, tiny_model_
         server.stop()
 
 
+@pytest.mark.slow
 def test_ner_page_highlights_entities(browser, tmp_path_factory, tiny_model_dir, tmp_path):
     cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("page") / "ner", task={"type": "ner"})
     model = train(cfg, train=ner_rows(), validation=ner_rows()).output_dir
@@ -94,6 +96,7 @@ def test_ner_page_highlights_entities(browser, tmp_path_factory, tiny_model_dir,
         server.stop()
 
 
+@pytest.mark.slow
 def test_qa_page_takes_a_question_and_a_context_and_marks_the_answer(
     browser, tmp_path_factory, tiny_model_dir, tmp_path
 ):

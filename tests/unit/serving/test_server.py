@@ -129,6 +129,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_shutdown_is_graceful(mode
             srv.proc.kill()
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_a_clear_error(server, model_dir):
     port = server.url.rsplit(":", 1)[1]
     proc = subprocess.run(

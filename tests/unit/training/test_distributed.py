@@ -91,7 +91,9 @@ def _same_training(single: Path, ddp: Path) -> None:
     assert Predictor.load(ddp).predict(["great movie loved it"])[0]["label"] == "pos"
 
 
-@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+@pytest.mark.parametrize(
+    "launcher", [pytest.param(n, marks=() if n == "torchrun" else pytest.mark.slow) for n in LAUNCHERS]
+)
 def test_two_processes_match_one_at_the_same_global_batch(launcher, runs, tiny_model_dir, tmp_path):
     if launcher == "torchrun":
         ddp, proc = runs["torchrun"], runs["torchrun_proc"]
@@ -139,6 +141,7 @@ def _when_checkpointed(work: Path, step: int, proc: subprocess.Popen) -> Path:
     return ckpt
 
 
+@pytest.mark.slow
 def test_a_killed_worker_restarts_the_job_which_ends_as_if_uninterrupted(runs, tiny_model_dir, tmp_path):
     """torchrun --max-restarts 1; SIGKILL rank 1 mid-epoch after the checkpoint of step 20: both
     ranks restart, resume from the last checkpoint every rank finished, and end with the model
@@ -166,6 +169,7 @@ def test_a_killed_worker_restarts_the_job_which_ends_as_if_uninterrupted(runs, t
     assert all(np.allclose(a[k], b[k], atol=1e-5) for k in b)
 
 
+@pytest.mark.slow
 def test_a_stalled_rank_fails_the_run_within_the_collective_timeout(runs, tiny_model_dir, tmp_path):
     """SIGSTOP rank 1 mid-run: rank 0 gives up at train.ddp_timeout with a message naming the
     setting, and the launcher ends the job; nothing waits forever."""
@@ -202,6 +206,7 @@ def test_a_stalled_rank_fails_the_run_within_the_collective_timeout(runs, tiny_m
     assert time.monotonic() - started < LIMIT and not out.exists()
 
 
+@pytest.mark.slow
 def test_two_nodes_of_one_process_match_one_process_with_the_doubled_batch(runs, tiny_model_dir, tmp_path):
     """Two launchers on this machine, one process each, meeting through torchrun's c10d rendezvous
     on loopback as two machines would (node A hosts the rendezvous store)."""

@@ -32,6 +32,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 @glibc_mallopt
+@pytest.mark.slow
 def test_a_freed_large_block_is_reused_without_page_faults():
     def faults(mode: str) -> int:
         run = subprocess.run([sys.executable, "-c", _REFAULTS, mode], capture_output=True, text=True, check=True)

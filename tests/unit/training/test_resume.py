@@ -85,7 +85,9 @@ def _ner_file(path: Path, copies: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("task", ["text", "ner-crf", pytest.param("text-lora", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "task", ["text", pytest.param("ner-crf", marks=pytest.mark.slow), pytest.param("text-lora", marks=pytest.mark.slow)]
+)
 def test_kill_9_then_the_same_command_ends_as_if_uninterrupted(task, tmp_path, tiny_model_dir, caplog, capsys):
     if task.startswith("text"):  # 100 steps an epoch; with LoRA the checkpoints hold adapters (peft's)
         data, task_args = _write_csv(tmp_path / "train.csv", _rows(400)), ["--lora"] if task == "text-lora" else []

@@ -87,6 +87,7 @@ def test_tune_searches_within_the_budget_and_saves_the_best_settings(tiny_model_
     assert "settings chosen by `headstart tune`" in (out / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_an_interrupted_search_continues_with_its_trials_and_time(tiny_model_dir, tmp_path, monkeypatch):
     out = tmp_path / "tuned"
 
@@ -178,6 +179,7 @@ def test_the_saved_model_is_the_best_trial_trained_again_to_the_same_score(tiny_
     assert result.metrics["validation"]["mse"] == pytest.approx(result.search["best"]["value"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_no_trial_is_pruned_on_its_first_epoch(tiny_model_dir, tmp_path):
     """Runs on small sets often predict the majority label after one epoch and recover after the
     next, so the pruner first compares trials after epoch 2."""
