@@ -134,6 +134,7 @@ def test_the_loss_counts_only_the_target_tokens(tiny_llama_dir, tmp_path):
         trainer = original(*args, **kwargs)
         seen["batch"] = trainer.data_collator([trainer.train_dataset[0]])
         seen["tokenizer"] = trainer.processing_class
+        seen["completion_head"] = trainer._completion_head
         return trainer
 
     running.trainer_for = spy
@@ -144,6 +145,7 @@ def test_the_loss_counts_only_the_target_tokens(tiny_llama_dir, tmp_path):
     ids, labels = seen["batch"]["input_ids"][0], seen["batch"]["labels"][0]
     learned = seen["tokenizer"].decode(ids[labels != -100])
     assert learned.startswith(ROWS[0]["ref"]) and "say" not in learned
+    assert seen["completion_head"]  # the CPU run's loss projects only these positions
 
 
 def test_an_encoder_cannot_write(tiny_model_dir, tmp_path):
@@ -241,6 +243,46 @@ def test_chat_messages_train_through_the_chat_template(tiny_llama_dir, tmp_path)
     assert "chat template" in (out / "README.md").read_text()
     with pytest.raises(ConfigError, match="a tokenizer with a chat template"):
         train(_cfg(tiny_llama_dir, tmp_path / "no-template", epochs=1), train=rows, validation=rows[:2])
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_the_completion_head_gives_trls_loss_and_gradients(tiny_llama_dir, lora):
+    """headstart's CPU head projects only the labelled positions, once; its loss and gradients are
+    those of TRL's fused head (which projects every position here), with and without a token count."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from headstart.tasks.generation.trainers import COMPLETION_HEAD, add_completion_head
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    add_fused_lm_head(model)
+    assert add_completion_head(model)
+    wrapped = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])) if lora else model
+    ids = torch.randint(3, 200, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0  # right padding
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :4] = -100  # the prompt
+    trained = [p for p in wrapped.parameters() if p.requires_grad]
+    for count in (None, torch.tensor(11)):
+        results = []
+        for keyword in ("fused_lm_head", COMPLETION_HEAD):
+            wrapped.zero_grad()
+            out = wrapped(
+                input_ids=ids, attention_mask=mask, labels=labels, num_items_in_batch=count, **{keyword: True}
+            )
+            out.loss.backward()
+            results.append((out.loss.detach(), [p.grad.clone() for p in trained]))
+        (fused, fused_grads), (ours, our_grads) = results
+        torch.testing.assert_close(ours, fused, atol=1e-5, rtol=1e-5)
+        for a, b in zip(our_grads, fused_grads):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert out.logits.shape[0] == int((labels[:, 1:] != -100).sum())  # only the labelled positions
+    with torch.no_grad():  # without the keyword, the forward (and generate) is the model's own
+        assert wrapped(input_ids=ids, attention_mask=mask).logits.shape == (3, 9, model.config.vocab_size)
+        assert wrapped.generate(input_ids=ids[:1], max_new_tokens=2, do_sample=False).shape == (1, 11)
 
 
 def test_packed_rows_keep_attention_within_each_example(tiny_llama_dir):
