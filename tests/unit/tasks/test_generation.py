@@ -253,11 +253,11 @@ def test_the_completion_head_gives_trls_loss_and_gradients(tiny_llama_dir, lora)
     from transformers import AutoModelForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
-    from headstart.tasks.generation.trainers import COMPLETION_HEAD, add_completion_head
+    from headstart.tasks.generation.trainers import COMPLETION_HEAD, add_completion_head, completion_metrics
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
-    add_fused_lm_head(model)
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
     assert add_completion_head(model)
     wrapped = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])) if lora else model
     ids = torch.randint(3, 200, (3, 9))
@@ -280,6 +280,11 @@ def test_the_completion_head_gives_trls_loss_and_gradients(tiny_llama_dir, lora)
         for a, b in zip(our_grads, fused_grads):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
     assert out.logits.shape[0] == int((labels[:, 1:] != -100).sum())  # only the labelled positions
+    with torch.no_grad():  # the logged metrics are TRL's: entropy and top-1 hits over those positions
+        fused = wrapped(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+        entropy, correct = completion_metrics(out.logits.repeat(100, 1), out.targets.repeat(100))  # several chunks
+    torch.testing.assert_close(entropy / 100, fused.entropy.sum(), atol=1e-4, rtol=1e-5)
+    assert correct == 100 * fused.is_top1.sum()
     with torch.no_grad():  # without the keyword, the forward (and generate) is the model's own
         assert wrapped(input_ids=ids, attention_mask=mask).logits.shape == (3, 9, model.config.vocab_size)
         assert wrapped.generate(input_ids=ids[:1], max_new_tokens=2, do_sample=False).shape == (1, 11)

@@ -23,6 +23,7 @@ import torch
 from transformers import Seq2SeqTrainer
 from transformers.utils import ModelOutput
 
+METRIC_ROWS = 128  # positions whose softmax the logged entropy builds at once
 COMPLETION_HEAD = "headstart_completion_head"  # the keyword that asks the patched forward for it
 # the config fields by which a model scales or caps its logits: TRL's head applies them, this one does not
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier",
@@ -85,6 +86,16 @@ def add_completion_head(model: Any) -> bool:
     return True
 
 
+def completion_metrics(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed entropy of the predicted distributions and the count of top-1 hits, as TRL logs
+    them; a few rows at a time, since this runs while the step's activations are held."""
+    entropy = logits.new_zeros((), dtype=torch.float32)
+    for rows in logits.split(METRIC_ROWS):
+        log_probs = torch.log_softmax(rows.float(), dim=-1)
+        entropy -= (log_probs.exp() * log_probs).sum()
+    return entropy, (logits.argmax(dim=-1) == targets).sum()
+
+
 class CompletionHead:
     """SFTTrainer's loss with the completion-only head where it applies (the CPU, no label
     smoothing, custom loss, aux loss or sequence parallelism); TRL's own everywhere else."""
@@ -123,9 +134,7 @@ class CompletionHead:
         gather = self.accelerator.gather_for_metrics
         with torch.no_grad():
             logits = outputs.logits.detach()
-            log_probs = torch.log_softmax(logits, dim=-1)
-            entropy = -(log_probs.exp() * log_probs).sum()
-            correct = (logits.argmax(dim=-1) == outputs.targets).sum()
+            entropy, correct = completion_metrics(logits, outputs.targets)
             valid = gather(torch.tensor(len(outputs.targets), device=logits.device)).sum()
             entropy, correct = gather(entropy).sum(), gather(correct).sum()
         metrics = self._metrics[mode]
