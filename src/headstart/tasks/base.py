@@ -246,8 +246,8 @@ class Distillable(Protocol):
         ...
 
     def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
-        """``loss(student_logits, teacher_logits, labels)``: the gold labels' loss weighted ``alpha``
-        and the teacher's softened scores' ``1 - alpha``."""
+        """``loss(student_outputs, teacher_targets, gold)`` (``gold``: the batch's label tensors by
+        name): the gold labels' loss weighted ``alpha`` and the teacher's softened scores' ``1 - alpha``."""
         ...
 
     def with_teacher_labels(self, teacher: Any, train: Any, extra: Any) -> Any:

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 
 class DistillationTrainer(HeadstartTrainer):
-    """Training batches carry the teacher's logits; the loss compares the student's with them.
+    """Training batches carry the teacher's scores; the task's loss compares the student's outputs
+    with them and with the gold labels (``label_names``: ``labels``, or QA's start and end).
     Evaluation batches have none and get the model's own loss."""
 
     distill_loss: Any = None
@@ -53,9 +54,9 @@ class DistillationTrainer(HeadstartTrainer):
         teacher = inputs.pop(TEACHER_COLUMN, None)
         if teacher is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        labels = inputs.pop("labels")
+        gold = {name: inputs.pop(name) for name in (self.label_names or ["labels"]) if name in inputs}
         outputs = model(**inputs)
-        loss = self.distill_loss(outputs["logits"], teacher.to(outputs["logits"].device), labels)
+        loss = self.distill_loss(outputs, teacher.to(self.args.device), gold)
         return (loss, outputs) if return_outputs else loss
 
 

@@ -191,3 +191,103 @@ def test_crf_taggers_are_refused_as_teacher_and_as_student(ner_teacher, tiny_mod
     with pytest.raises(ConfigError, match="a softmax tagger as the student"):
         distill(student, teacher=ner_teacher, train=rows)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# -- question answering ---------------------------------------------------------------------------
+QA = {"type": "question-answering", "doc_stride": 8}
+
+
+def test_qa_targets_carry_the_teachers_mass_to_the_student_tokens_by_characters():
+    """The teacher's start mass lands on the student token holding a teacher token's first
+    character, its end mass on the one holding its last; [CLS] stays at 0; nothing is lost."""
+    from headstart.tasks.question_answering.distill import _carried
+
+    out = (-1, -1)
+    # context "new company": the teacher reads it from character 0 as "new", "comp", "any";
+    # the student's window has the question first, then "new company" as one token
+    teacher = [out, (0, 3), (4, 8), (8, 11), out]
+    student = [out, out, out, (0, 3), (4, 11), out]
+    start, end = np.array([0.1, 0.2, 0.3, 0.35, 0.05]), np.array([0.2, 0.1, 0.05, 0.6, 0.05])
+    s, e = _carried(teacher, 0, student, start, end)
+    assert s.tolist() == pytest.approx([0.1, 0, 0, 0.2, 0.65, 0])  # "comp" and "any" both start in "company"
+    assert e.tolist() == pytest.approx([0.2, 0, 0, 0.1, 0.65, 0])
+    # the teacher read a piece of the context starting at character 4, split finer than the student
+    s, e = _carried(
+        [out, (0, 4), (4, 7), out], 4, student, np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.5, 0.1, 0.4, 0])
+    )
+    assert s.tolist() == pytest.approx([0.5, 0, 0, 0, 0.5, 0]) and e.tolist() == pytest.approx([0.5, 0, 0, 0, 0.5, 0])
+    # the teacher read whole words around a window that begins inside one: what lies outside it is dropped
+    inner = [out, (6, 11), out]  # the window holds "mpany" of "new company"
+    s, e = _carried([out, (0, 3), (4, 11), out], 0, inner, np.array([0.2, 0.1, 0.7, 0]), np.array([0.2, 0.1, 0.7, 0]))
+    assert s.tolist() == pytest.approx([0.2, 0, 0]) and e.tolist() == pytest.approx([0.2, 0.7, 0])
+
+
+@pytest.fixture(scope="module")
+def qa_teacher(tiny_model_dir, tmp_path_factory):
+    from tests_support import qa_rows
+
+    cfg = tiny_run_config(tiny_model_dir, tmp_path_factory.mktemp("qa-teacher") / "model", task=QA)
+    return train(cfg, train=qa_rows(), validation=qa_rows()).output_dir
+
+
+def test_a_qa_student_of_another_tokenizer_learns_the_teachers_answers(qa_teacher, tiny_mpnet_dir, tmp_path):
+    """Start and end distributions reach the student's tokens through the characters (another
+    tokenizer, windows of 16 tokens); unlabeled questions are answered by the teacher and added."""
+    from tests_support import qa_rows
+
+    rows = qa_rows()
+    unlabeled = [{"question": r["question"], "context": r["context"].replace(" ,", " and")} for r in rows[:8]]
+    cfg = tiny_run_config(tiny_mpnet_dir, tmp_path / "student", task=QA)
+    cfg["model"]["max_length"] = 24  # the contexts need several windows: targets are carried per window
+    result = distill(cfg, teacher=qa_teacher, alpha=0.0, unlabeled=unlabeled, train=rows, validation=rows)
+    asked = [{"question": r["question"], "context": r["context"]} for r in rows + unlabeled]
+    theirs = [a["answer"] for a in Predictor.load(qa_teacher).predict(asked)]
+    ours = [a["answer"] for a in Predictor.load(result.output_dir).predict(asked)]
+    assert np.mean([a == b for a, b in zip(ours, theirs)]) >= 0.9, "alpha 0: the teacher's distributions alone"
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["distilled_from"]["unlabeled_examples"] == len(unlabeled)
+    assert info["data"]["train"]["examples"] == len(rows) + len(unlabeled)
+    assert "f1" in info["distilled_from"]["teacher_scores"]["validation"]
+    config = json.loads((result.output_dir / "config.json").read_text())
+    assert config["architectures"] == ["MPNetForQuestionAnswering"]  # a stock QA model: pipeline-loadable
+
+
+def test_qa_targets_of_a_same_tokenizer_student_are_the_teachers_own_log_probabilities(qa_teacher, tiny_model_dir):
+    """With the teacher's tokenizer (and questions short enough not to be cut) the teacher reads
+    exactly each student window: the targets are its log-probabilities there, on the context and
+    position 0, and no mass on the question."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from headstart.config import RunConfig
+    from headstart.tasks import get_task
+    from headstart.tasks.question_answering.distill import NO_MASS
+    from headstart.tasks.question_answering.examples import qa_from_rows
+    from headstart.tasks.question_answering.task import NO_LABELS
+    from tests_support import qa_rows
+
+    rows = qa_rows()[:12]
+    examples = qa_from_rows(rows, source="rows", need_answers=True)
+    task = get_task("question-answering")
+    cfg = RunConfig.from_dict(tiny_run_config(tiny_model_dir, "unused", task=QA))
+    cfg.model.max_length = 24  # a question keeps its 6 tokens (a quarter of max_length)
+    data, summary = task.encode(examples, AutoTokenizer.from_pretrained(tiny_model_dir), NO_LABELS, cfg)
+    assert len(summary["owner"]) > len(rows), "several windows a context"
+    targets = task.teacher_targets(Predictor.load(qa_teacher), examples, summary["owner"], NO_LABELS)
+    model = AutoModelForQuestionAnswering.from_pretrained(qa_teacher).eval()
+    whole = 0
+    for row, (example, offsets) in enumerate(summary["owner"]):
+        inside = [span for span in offsets if span != (-1, -1)]
+        context = examples.contexts[example]
+        if inside[0][0] > 0 and not context[inside[0][0] - 1].isspace():
+            continue  # a window beginning inside a word: the teacher reads the word whole
+        whole += 1
+        ids = torch.tensor([data[row]["input_ids"]])
+        with torch.no_grad():
+            out = model(input_ids=ids, token_type_ids=torch.tensor([data[row]["token_type_ids"]]))
+        scored = [0] + [i for i, span in enumerate(offsets) if span != (-1, -1)]
+        for k, logits in enumerate((out.start_logits[0], out.end_logits[0])):
+            got = np.asarray(targets[row][k])
+            assert len(got) == len(ids[0])
+            np.testing.assert_allclose(got[scored], torch.log_softmax(logits, -1)[scored].numpy(), atol=1e-4)
+            assert np.all(got[[i for i in range(len(got)) if i not in scored]] == NO_MASS)
+    assert whole >= len(rows)

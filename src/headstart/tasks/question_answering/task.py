@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import datasets
 import numpy as np
-from transformers import AutoConfig, AutoModelForQuestionAnswering, DataCollatorWithPadding
+from transformers import AutoConfig, AutoModelForQuestionAnswering
 
 from headstart.config import RunConfig
 from headstart.data.checks import CheckSplit
@@ -27,6 +27,7 @@ from headstart.data.readers import hf_split_table
 from headstart.errors import ConfigError, DataError
 from headstart.modeling.backbones import attention_dropout_setting
 from headstart.tasks.base import PredictOption
+from headstart.tasks.question_answering import distill as distilling
 from headstart.tasks.question_answering import predict as prediction
 from headstart.tasks.question_answering.config import CHECKS, Config
 from headstart.tasks.question_answering.encoding import Windows, encode_questions
@@ -170,6 +171,7 @@ class QuestionAnswering:
             "full_lengths": windows.full_lengths,
             "unanswerable": sum(1 for a in examples.answers or [] if not a),
             "notes": notes,
+            "owner": list(zip(windows.owner, windows.offsets)),  # each window's example and spans: distillation
         }
         return datasets.Dataset.from_dict(windows.features), summary
 
@@ -179,7 +181,19 @@ class QuestionAnswering:
         return CheckSplit(texts, None, examples.locations, lengths=summary.get("full_lengths"))
 
     def collator(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> Any:
-        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+        return distilling.QACollator(tokenizer, pad_to_multiple_of)
+
+    # -- distillation ---------------------------------------------------------------------------
+    def teacher_targets(self, teacher: Any, examples: QAExamples, owner: list[Any], labels: LabelSet) -> list[Any]:
+        """The teacher's start and end log-probabilities on each training window's tokens, carried
+        over by characters, so teacher and student may tokenize differently."""
+        return distilling.teacher_targets(teacher, examples, owner)
+
+    def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
+        return distilling.loss(temperature, alpha)
+
+    def with_teacher_labels(self, teacher: Any, train: QAExamples, extra: QAExamples) -> QAExamples:
+        return distilling.with_teacher_answers(teacher, train, extra)
 
     # -- model and loss -------------------------------------------------------------------------
     def build_model(self, path: str, labels: LabelSet, cfg: RunConfig) -> Any:

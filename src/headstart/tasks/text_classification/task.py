@@ -193,7 +193,9 @@ class TextClassification:
         return documents[np.asarray(owner)][:, order].tolist()
 
     def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
-        return lambda student, teacher, labels: distillation_loss(student, teacher, labels, temperature, alpha)
+        return lambda outputs, teacher, gold: distillation_loss(
+            outputs["logits"], teacher, gold["labels"], temperature, alpha
+        )
 
     def with_teacher_labels(self, teacher: Any, train: Examples, extra: Examples) -> Examples:
         inputs = list(zip(extra.texts, extra.pairs)) if extra.is_pair else extra.texts

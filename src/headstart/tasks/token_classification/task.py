@@ -262,7 +262,9 @@ class TokenClassification:
         return rows
 
     def distillation_loss(self, temperature: float, alpha: float) -> Callable[..., Any]:
-        return lambda student, teacher, labels: distillation_loss(student, teacher, labels, temperature, alpha)
+        return lambda outputs, teacher, gold: distillation_loss(
+            outputs["logits"], teacher, gold["labels"], temperature, alpha
+        )
 
     def with_teacher_labels(self, teacher: Any, train: TokenExamples, extra: TokenExamples) -> TokenExamples:
         tags, _ = prediction.predict_tags(teacher, extra.words, batch_size=64, documents=extra.documents)
