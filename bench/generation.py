@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_speed import machine  # noqa: E402  (the same machine facts as the other benchmarks)
+
 DATA = ROOT.parent / "shared" / "data" / "e2e"
 RECIPES = ("headstart-lora", "headstart-full", "trl-peft-lora")
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"]}
@@ -192,7 +195,8 @@ def main() -> int:
     payload = {
         "model": args.model, "train_rows": args.train_rows, "test_mrs": len(mrs), "epochs": args.epochs,
         "train_tokens": tokens, "lora": LORA, "bleu_signature": text_scores(["a"], [["a"]])["bleu_signature"],
-        "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"), "workloads": {"e2e": workloads},
+        "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"), "machine": machine(),
+        "workloads": {"e2e": workloads},
     }  # fmt: skip
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
