@@ -117,6 +117,7 @@ def test_conll_files_as_distributed():
 
 @requires_shared("conll2003")
 @requires_bundled("bert-tiny")
+@pytest.mark.slow
 def test_conll_slice_softmax_agrees_with_pipeline_and_crf_stays_valid(tmp_path):
     train_ex = read_token_file(CONLL / "eng.train").subset(range(1500))
     test_ex = read_token_file(CONLL / "eng.testb").subset(range(100))

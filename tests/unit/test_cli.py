@@ -189,6 +189,7 @@ def test_user_errors_exit_2_with_one_line(argv, message, capsys):
     assert not any("Traceback" in line for line in err)
 
 
+@pytest.mark.slow
 def test_existing_output_dir_exit_code_in_a_real_process(cli_model, data_files):
     proc = subprocess.run(
         [sys.executable, "-m", "headstart", "train", "--train", str(data_files / "train.csv"), "-o", str(cli_model)],

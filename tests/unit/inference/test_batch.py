@@ -131,6 +131,7 @@ def test_compressed_tsv_and_pairs_of_columns_are_found(predictor, tmp_path):
     assert [r["label"] for r in rows] == [p["label"] for p in predictor.predict(TEXTS)]
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_file(predictor, tmp_path):
     """Python-side peak memory for 16x the rows stays flat: rows are read, predicted and written a
     chunk at a time. Loading the 9,600-row file whole would hold > 3 MB of row strings at once."""

@@ -128,6 +128,7 @@ def test_qa_page_takes_a_question_and_a_context_and_marks_the_answer(
         server.stop()
 
 
+@pytest.mark.slow
 def test_generation_page_shows_the_text_as_it_is_written(browser, tmp_path_factory, tiny_llama_dir):
     """The page reads /v1/generate's server-sent events and shows the pieces as they come."""
     rows = [{"mr": f"say {w}", "ref": f"{w} {w}"} for w in ["great", "movie", "film", "story", "plot", "awful"]]

@@ -60,6 +60,7 @@ def test_training_keeps_freed_memory_unless_told_not_to(monkeypatch, tiny_model_
 
 
 @glibc
+@pytest.mark.slow
 def test_a_fragmented_heap_is_given_back():
     """Tensors freed in the middle of the heap stay resident until trimmed (run in a fresh process)."""
     probe = textwrap.dedent(
