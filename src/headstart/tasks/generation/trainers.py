@@ -122,9 +122,8 @@ class CompletionHead:
         outputs = model(**inputs, num_items_in_batch=num_items_in_batch, **{COMPLETION_HEAD: True})
         loss = outputs.loss
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * (
-                self.accelerator.num_processes // self.get_tp_size()
-            )  # DDP averages the gradients, as TRL's loss does
+            # the token count covers every rank and DDP averages the gradients: scaled as TRL's loss is
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
         self._log_completion(inputs, outputs)
         return loss
 

@@ -2,11 +2,10 @@
 
 A student window covers some characters of its context. The teacher reads the same question with
 those characters, widened to whole words (its own tokenizer, its own windows should they need
-several), and its start and
-end probabilities move to the student's tokens through the context's characters: a teacher
-token's start probability goes to the student token holding its first character, its end
-probability to the one holding its last, and its no-answer probability ([CLS], position 0) to
-the student's position 0. Teacher and student may so tokenize differently (mpnet -> minilm).
+several), and its start and end probabilities move to the student's tokens through the context's
+characters: a teacher token's start probability goes to the student token holding its first
+character, its end probability to the one holding its last, and its no-answer probability
+([CLS], position 0) to the student's position 0. Teacher and student may so tokenize differently (mpnet -> minilm).
 
 The targets are log-probabilities per student token, ``NO_MASS`` where the teacher puts none (the
 question, special tokens, padding); the loss softens both sides at the temperature, as for the
