@@ -233,9 +233,27 @@ class _Budget:
         epochs = cfg.train.num_train_epochs
         return (self.train_tokens * epochs + epochs * self.eval_tokens / 3) / self.speed()
 
+    def trials_that_fit(self, cfg: RunConfig) -> int:
+        """How many trials like ``cfg`` the time left holds after the final training, none pruned."""
+        each = self.estimate(cfg)
+        return max(0, int((self.seconds - self.elapsed() - each) // each)) if each > 0 else 0
+
     def fits(self, trial_cfg: RunConfig, best_cfg: RunConfig | None) -> bool:
         final = max(self.estimate(trial_cfg), self.estimate(best_cfg) if best_cfg else 0.0)
         return self.elapsed() + self.estimate(trial_cfg) + final <= self.seconds
+
+
+def _sampler(optuna: Any, seed: int, expected_trials: int) -> Any:
+    """TPE whose random start is a third of the trials the budget holds (2 to 10, optuna's default
+    being 10): a 30-minute search holds about a dozen, and ten random draws would leave TPE no trials
+    to model from. Multivariate TPE models the settings jointly (learning rate with batch size and
+    epochs), which needs fewer trials to find where they score well together."""
+    import warnings
+
+    n_startup = max(2, min(10, expected_trials // 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True)
 
 
 class SearchTrainer(HeadstartTrainer):
@@ -389,7 +407,7 @@ def tune(
             study_name=STUDY_NAME,
             storage=storage,
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
+            sampler=_sampler(optuna, cfg.train.seed, budget.trials_that_fit(with_params(cfg, defaults))),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=PRUNE_FROM_EPOCH),
         )
     finally:
