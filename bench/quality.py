@@ -7,6 +7,7 @@ time, beside the published BERT-base figure for the same split (../shared/data/R
     .venv/bin/python bench/quality.py --model mpnet --workloads mrpc                  # ~30 min on 2 cores
     .venv/bin/python bench/quality.py --workloads mrpc,imdb2000 --seeds 1,2,3 \\
         --variant default= --variant "attention 0.1=model.attention_dropout=null"   # a speed default's cost
+    .venv/bin/python bench/quality.py --model mpnet --workloads conll --resume runs/quality/conll-mpnet-s42-...
 
 Scores: MRPC dev F1, SST-2 dev accuracy, CoNLL-2003 test F1 (eng.testb, validated on eng.testa),
 IMDB test accuracy on 2,000 test reviews (2,000 train, 500 validation; seeded subsets).
@@ -79,7 +80,9 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_one(name: str, model: str, overrides: list[str], seed: int, out_root: Path, epochs: float | None) -> dict:
+def run_one(
+    name: str, model: str, overrides: list[str], seed: int, out_root: Path, epochs: float | None, resume: Path | None
+) -> dict:
     spec = WORKLOADS[name]
     cfg = RunConfig()
     cfg.model.name = model
@@ -87,7 +90,7 @@ def run_one(name: str, model: str, overrides: list[str], seed: int, out_root: Pa
     cfg.train.num_train_epochs = epochs or spec["epochs"]
     cfg.train.seed = seed
     cfg.train.disable_tqdm = True
-    cfg.train.output_dir = str(out_root / f"{name}-{model}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg.train.output_dir = str(resume or out_root / f"{name}-{model}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     splits: dict[str, Any] = {}
     for split, file in spec.get("files", {}).items():
         setattr(cfg.data, split, str(DATA / file))
@@ -136,6 +139,12 @@ def main() -> int:
     )
     parser.add_argument("--epochs", type=float, default=None, help="override every workload's epochs")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="an interrupted run's output directory (one workload, variant, seed): continue from its last checkpoint",
+    )
     args = parser.parse_args()
     if not DATA.exists():
         print(f"no data at {DATA}: skipped", file=sys.stderr)
@@ -147,10 +156,12 @@ def main() -> int:
             label, _, rest = item.partition("=")
             variants[label] = [s for s in rest.split(",") if s]
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.resume and len(seeds) * len(variants) * len(args.workloads.split(",")) != 1:
+        parser.error("--resume continues one run: give one workload, one variant and one seed")
     rows = []
     for name in args.workloads.split(","):
         for label, overrides in variants.items():
-            runs = [run_one(name, args.model, overrides, seed, args.out, args.epochs) for seed in seeds]
+            runs = [run_one(name, args.model, overrides, seed, args.out, args.epochs, args.resume) for seed in seeds]
             row = {"workload": name, "model": args.model, "variant": label, "overrides": overrides, "runs": runs}
             row.update(summarise(runs))
             row["reference"] = WORKLOADS[name]["reference"]
