@@ -87,6 +87,44 @@ def test_scores_match_sacrebleu_with_references_padded():
     assert "13a" in got["bleu_signature"] and "lc" in got["bleu_signature"]
 
 
+def test_bleu_is_the_official_e2e_scripts():
+    # E2E-style outputs with one to four references each, written for this test. The expected BLEU
+    # is the one the E2E NLG challenge's measure_scores.py computes for them: its MT-Eval BLEU
+    # (metrics/pymteval.py BLEUScore, tuetschek/e2e-metrics 1b9c4d8) gave 0.623401085744963.
+    outputs = [
+        "The Eagle is a cheap coffee shop near Burger King, rated 5 out of 5.",
+        "Zizzi is a pub that serves French food; it isn't family-friendly.",
+        "Near the riverside, The Mill serves Indian food at high prices.",
+        "Loch Fyne is a restaurant that serves Japanese food.",
+        "Browns Cambridge, in the city centre, has an average customer rating of 3 out of 5.",
+        "The Punter is a kid friendly Italian coffee shop near Café Sicilia.",
+    ]
+    references = [
+        [
+            "The Eagle is a cheap coffee shop near Burger King with a 5 out of 5 rating.",
+            "Near Burger King, The Eagle coffee shop is cheap and rated 5 out of 5.",
+            "The Eagle, a low-priced coffee shop close to Burger King, has a customer rating of 5 out of 5.",
+        ],
+        ["Zizzi is a French pub which is not family-friendly."],
+        [
+            "The Mill is an expensive Indian place by the riverside.",
+            "By the riverside, The Mill serves Indian food with high prices.",
+        ],
+        [
+            "Loch Fyne serves Japanese food.",
+            "Japanese food is served at Loch Fyne.",
+            "Loch Fyne is a Japanese restaurant.",
+            "There is a restaurant called Loch Fyne that serves Japanese food.",
+        ],
+        ["Browns Cambridge is in the city centre and has an average rating of 3 out of 5."],
+        [
+            "The Punter is an Italian coffee shop near Café Sicilia; it is kid-friendly.",
+            "Near Café Sicilia there is a kid friendly coffee shop called The Punter, serving Italian food.",
+        ],
+    ]
+    assert text_scores(outputs, references)["bleu"] == pytest.approx(100 * 0.623401085744963, abs=1e-4)
+
+
 # -- training ------------------------------------------------------------------------------------
 # T5 copies the word through cross-attention, and takes longer to learn it
 @pytest.mark.parametrize(("backbone", "epochs"), [("tiny_llama_dir", 60), ("tiny_gpt2_dir", 60), ("tiny_t5_dir", 120)])
