@@ -364,6 +364,7 @@ TrainConfig = dataclasses.make_dataclass(
             type_=bool | None,
         ),
         _hf("torch_compile"),
+        _hf("activation_checkpointing"),
         _hf("logging_steps", 50, "a short run logs its loss too"),
         _hf("save_total_limit", 1, "one resumable checkpoint besides the best"),
         (

@@ -283,6 +283,30 @@ def test_chat_messages_train_through_the_chat_template(tiny_llama_dir, tmp_path)
         train(_cfg(tiny_llama_dir, tmp_path / "no-template", epochs=1), train=rows, validation=rows[:2])
 
 
+def test_activation_checkpointing_trains_lora_to_the_same_losses(tiny_llama_dir, tmp_path, monkeypatch):
+    import transformers.modeling_utils as modeling_utils
+
+    calls = []
+    real = modeling_utils.checkpoint
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_utils, "checkpoint", counted)
+    losses = {}
+    for on in (False, True):
+        cfg = _cfg(tiny_llama_dir, tmp_path / f"ckpt-{on}", epochs=3)
+        cfg["model"]["lora"] = True
+        cfg["train"].update(activation_checkpointing=on, logging_steps=1)
+        train(cfg, train=ROWS)
+        history = json.loads((tmp_path / f"ckpt-{on}" / "metrics.json").read_text())["history"]
+        losses[on] = [h["loss"] for h in history if "loss" in h]
+        assert bool(calls) is on, "each layer's forward goes through torch's checkpoint only when asked"
+    assert len(losses[True]) == len(losses[False]) > 1
+    assert losses[True] == pytest.approx(losses[False], abs=1e-5)
+
+
 @pytest.mark.parametrize("lora", [False, True])
 def test_the_completion_head_gives_trls_loss_and_gradients(tiny_llama_dir, lora):
     """headstart's CPU head projects only the labelled positions, once; its loss and gradients are

@@ -229,10 +229,9 @@ class Generation:
             "packing": cfg.task.packing,
             "completion_only_loss": True,
             "dataset_num_proc": None,
-            # TRL turns it on by default (as gradient_checkpointing): it saves memory at the cost of a
-            # second forward pass, a loss of time where the memory is there; not asked for, not taken
-            "activation_checkpointing": False,
         }
+        # activation_checkpointing comes from the run's config like every TrainingArguments field:
+        # off unless asked for (TRL's own default is on), as it buys memory with a second forward pass
         return TrainingSetup(
             sft_trainer(), SFTConfig, arguments, measured_lengths=not cfg.task.packing, on_trainer=bind
         )
