@@ -1,5 +1,6 @@
-"""Generation on E2E NLG (data-to-text): headstart with LoRA and with full fine-tuning, against
-TRL's SFTTrainer + peft (LoRA) used as their docs use them.
+"""Generation on E2E NLG (data-to-text): headstart with LoRA (with and without activation
+checkpointing) and with full fine-tuning, against TRL's SFTTrainer + peft (LoRA) used as their
+docs use them.
 
 One invocation runs each recipe in its own process (so peak memory is its own), on the same
 seeded training rows, prompt ("<mr>\\n" then the reference), learning rate, batch, epochs, seed,
@@ -30,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import machine  # noqa: E402  (the same machine facts as the other benchmarks)
 
 DATA = ROOT.parent / "shared" / "data" / "e2e"
-RECIPES = ("headstart-lora", "headstart-full", "trl-peft-lora")
+# headstart-lora-ckpt: LoRA with activation checkpointing (less memory for a second forward pass)
+RECIPES = ("headstart-lora", "headstart-lora-ckpt", "headstart-full", "trl-peft-lora")
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"]}
 
 
@@ -56,7 +58,7 @@ def _data(args: argparse.Namespace) -> tuple[list, list, list[str], list[list[st
     return train_rows[: args.train_rows], dev_rows, mrs, refs
 
 
-def _headstart(args: argparse.Namespace, lora: bool, out: Path) -> dict:
+def _headstart(args: argparse.Namespace, lora: bool, out: Path, checkpointing: bool = False) -> dict:
     from headstart import Predictor, RunConfig, train
 
     train_rows, dev_rows, mrs, _ = _data(args)
@@ -68,6 +70,7 @@ def _headstart(args: argparse.Namespace, lora: bool, out: Path) -> dict:
     cfg.task.max_new_tokens, cfg.task.eval_samples = args.max_new_tokens, 0
     cfg.train.num_train_epochs, cfg.train.learning_rate = args.epochs, args.learning_rate * (10 if lora else 1)
     cfg.train.per_device_train_batch_size, cfg.train.seed = args.batch_size, args.seed
+    cfg.train.activation_checkpointing = checkpointing
     cfg.train.output_dir, cfg.train.overwrite_output_dir, cfg.train.disable_tqdm = str(out), True, True
     result = train(cfg, train=train_rows, validation=dev_rows)
     info = json.loads((out / "headstart.json").read_text())
@@ -127,7 +130,7 @@ def _child(args: argparse.Namespace) -> int:
     if args.recipe == "trl-peft-lora":
         run = _peer(args, args.bf16 == "bf16", out)
     else:
-        run = _headstart(args, args.recipe == "headstart-lora", out)
+        run = _headstart(args, args.recipe.startswith("headstart-lora"), out, args.recipe.endswith("-ckpt"))
     run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(run))
     return 0
