@@ -45,6 +45,7 @@ def estimate_run_seconds(
         n_batches = max(1, math.ceil(len(order) / size))
         picks = sorted({int(i * n_batches / WARMUP_BATCHES) for i in range(WARMUP_BATCHES)})
         batches = [_batch(trainer, order[p * size : (p + 1) * size]) for p in picks]
+        _checkpoint_as_training_will(trainer)
         model.train()
         for i, (batch, tokens) in enumerate(batches):
             start = time.perf_counter()
@@ -70,6 +71,22 @@ def estimate_run_seconds(
         "eval_seconds": eval_seconds,
         "total_seconds": train_seconds + eval_seconds,
     }
+
+
+def _checkpoint_as_training_will(trainer: Any) -> None:
+    """Turn on the activation checkpointing ``train()`` turns on (as it does it, from the same
+    arguments), so the measured batches keep only what training keeps: measured without it, the
+    longest of them held every layer's activations and set the run's peak memory."""
+    args, model = trainer.args, trainer.model
+    if not getattr(args, "activation_checkpointing", False) or not hasattr(model, "activation_checkpointing_enable"):
+        return
+    if getattr(model, "is_activation_checkpointing", False):
+        return
+    kwargs = dict(args.activation_checkpointing_kwargs or {})
+    every, offload = kwargs.pop("every_n_layers", 1), kwargs.pop("offload", False)
+    model.activation_checkpointing_enable(
+        activation_checkpointing_kwargs=kwargs or None, every_n_layers=every, offload=offload
+    )
 
 
 def _batch(trainer: Any, indices: list[int]) -> tuple[dict[str, torch.Tensor], int]:

@@ -285,6 +285,7 @@ def test_chat_messages_train_through_the_chat_template(tiny_llama_dir, tmp_path)
 
 def test_activation_checkpointing_trains_lora_to_the_same_losses(tiny_llama_dir, tmp_path, monkeypatch):
     import transformers.modeling_utils as modeling_utils
+    from transformers import Trainer
 
     calls = []
     real = modeling_utils.checkpoint
@@ -294,6 +295,11 @@ def test_activation_checkpointing_trains_lora_to_the_same_losses(tiny_llama_dir,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(modeling_utils, "checkpoint", counted)
+    before_training = []  # the time estimate's measured batches ran before train(): checkpointed too
+    real_train = Trainer.train
+    monkeypatch.setattr(
+        Trainer, "train", lambda self, *a, **k: before_training.append(len(calls)) or real_train(self, *a, **k)
+    )
     losses = {}
     for on in (False, True):
         cfg = _cfg(tiny_llama_dir, tmp_path / f"ckpt-{on}", epochs=3)
@@ -303,6 +309,7 @@ def test_activation_checkpointing_trains_lora_to_the_same_losses(tiny_llama_dir,
         history = json.loads((tmp_path / f"ckpt-{on}" / "metrics.json").read_text())["history"]
         losses[on] = [h["loss"] for h in history if "loss" in h]
         assert bool(calls) is on, "each layer's forward goes through torch's checkpoint only when asked"
+        assert bool(before_training[-1]) is on
     assert len(losses[True]) == len(losses[False]) > 1
     assert losses[True] == pytest.approx(losses[False], abs=1e-5)
 
