@@ -245,9 +245,8 @@ class _Budget:
 
 def _sampler(optuna: Any, seed: int, expected_trials: int) -> Any:
     """TPE whose random start is a third of the trials the budget holds (2 to 10, optuna's default
-    being 10): a 30-minute search holds about a dozen, and ten random draws would leave TPE no trials
-    to model from. Multivariate TPE models the settings jointly (learning rate with batch size and
-    epochs), which needs fewer trials to find where they score well together."""
+    being 10): a short budget holds few trials, and ten random draws would leave TPE none to model
+    from. Multivariate TPE models the settings jointly (learning rate with batch size and epochs)."""
     import warnings
 
     n_startup = max(2, min(10, expected_trials // 3))
