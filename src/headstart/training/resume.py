@@ -135,9 +135,17 @@ def run_identity(config: dict[str, Any], train_data: Any, labels: list[str]) -> 
     return {"config": settings, "labels": labels, "train_examples": len(train_data), "train_sha256": digest.hexdigest()}
 
 
-def resume_point(work: WorkDir, identity: dict[str, Any], required: bool, write: bool = True) -> Path | None:
+def resume_point(
+    work: WorkDir,
+    identity: dict[str, Any],
+    required: bool,
+    write: bool = True,
+    defaults: dict[str, dict[str, Any]] | None = None,
+) -> Path | None:
     """The checkpoint to continue from (None: start afresh); refuses a changed command.
-    ``write=False`` (ranks other than 0) reads only: rank 0 cleans up and records the identity."""
+    ``write=False`` (ranks other than 0) reads only: rank 0 cleans up and records the identity.
+    ``defaults`` (the settings' default values) stand in for settings a run started by an older
+    headstart did not record, so a new setting left at its default does not block resuming it."""
     last = work.last_checkpoint()
     saved_file = work.path / RUN_FILE
     if last is not None:
@@ -145,6 +153,8 @@ def resume_point(work: WorkDir, identity: dict[str, Any], required: bool, write:
             saved = json.loads(saved_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             saved = None
+        if saved is not None and defaults:
+            saved = _with_unrecorded_defaults(saved, defaults)
         if saved != identity:
             raise ConfigError(
                 f"the settings and training data of the interrupted run in {work.path} to resume it",
@@ -165,11 +175,30 @@ def resume_point(work: WorkDir, identity: dict[str, Any], required: bool, write:
     return None
 
 
+def _with_unrecorded_defaults(saved: dict[str, Any], defaults: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``saved`` with the settings it lacks (added to headstart after the run started) at their defaults."""
+    recorded = saved.get("config")
+    if not isinstance(recorded, dict):
+        return saved
+    config = {}
+    for section, values in recorded.items():
+        if isinstance(values, dict) and isinstance(defaults.get(section), dict):
+            unrecorded = {
+                k: v for k, v in defaults[section].items() if k not in values and (section, k) not in VOLATILE
+            }
+            values = {**values, **unrecorded}
+        config[section] = values
+    return {**saved, "config": config}
+
+
 def _differences(before: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
     out = []
     for key in sorted(set(before) | set(now)):
         a, b = before.get(key), now.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
+        if key not in before or key not in now:
+            shown = "not recorded then" if key not in before else "recorded then, unknown now"
+            out.append(f"{prefix}{key}: {shown}")
+        elif isinstance(a, dict) and isinstance(b, dict):
             out += _differences(a, b, f"{prefix}{key}.")
         elif a != b:
             shown = "changed" if key == "train_sha256" else f"{a!r} then, {b!r} now"

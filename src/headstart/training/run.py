@@ -109,7 +109,9 @@ def run_training(
     started = False
     try:
         identity = run_identity(cfg.to_dict(), data["train"], bundle.labels.names)
-        resume_from = resume_point(work, identity, required=cfg.train.resume, write=main)
+        resume_from = resume_point(
+            work, identity, required=cfg.train.resume, write=main, defaults=RunConfig().to_dict()
+        )
         started = True
         weights = _class_weights(cfg, task, bundle.labels, data["train"])
         trainer_class = HeadstartTrainer if distillation is None else distillation.trainer_class

@@ -18,7 +18,7 @@ from safetensors.numpy import load_file
 from headstart import train
 from headstart.cli import main
 from headstart.errors import ConfigError, OutputExistsError
-from headstart.training.resume import last_complete_checkpoint, open_work_dir
+from headstart.training.resume import WorkDir, last_complete_checkpoint, open_work_dir, resume_point
 from headstart.training.sampler import EpochSeededLengthSampler
 from tests_support import NEGATIVE, POSITIVE, ner_rows
 
@@ -183,3 +183,29 @@ def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path):
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
+
+
+def _interrupted(tmp_path: Path, recorded: dict) -> WorkDir:
+    work = open_work_dir(tmp_path / "m")
+    (work.checkpoints / "checkpoint-5").mkdir(parents=True)
+    (work.checkpoints / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
+    (work.path / "run.json").write_text(json.dumps(recorded))
+    return work
+
+
+def test_a_run_started_before_a_setting_existed_resumes_while_it_stays_at_its_default(tmp_path):
+    defaults = {"train": {"seed": 42, "new_setting": None}}
+    older = {"config": {"train": {"seed": 42}}, "labels": ["a", "b"]}
+    work = _interrupted(tmp_path, older)
+    try:
+        now = {"config": {"train": {"seed": 42, "new_setting": None}}, "labels": ["a", "b"]}
+        assert resume_point(work, now, required=True, defaults=defaults) == work.checkpoints / "checkpoint-5"
+        changed = {"config": {"train": {"seed": 42, "new_setting": True}}, "labels": ["a", "b"]}
+        with pytest.raises(ConfigError, match=r"train\.new_setting: None then, True now"):
+            resume_point(work, changed, required=True, defaults=defaults)
+        # without the defaults the unrecorded setting is named, not reported as an unreadable file
+        with pytest.raises(ConfigError, match=r"train\.new_setting: not recorded then") as raised:
+            resume_point(work, now, required=True)
+        assert "no readable" not in str(raised.value)
+    finally:
+        work.release()
