@@ -60,7 +60,8 @@ def _search(info: ModelInfo) -> list[str]:
     return [
         f"- settings chosen by `headstart tune`: {len(search['trials'])} trials in "
         f"{search['search_seconds'] / 60:.1f} min; the best (trial {best['number']}, validation {search['metric']} "
-        f"{best['value']:.4f}): {params}"
+        f"{best['value']:.4f}): {params}; "
+        + ("this model is that trial's own" if search.get("kept_trial") else "this model is its settings trained again")
     ]
 
 

@@ -238,8 +238,12 @@ def _search_section(search: dict[str, Any]) -> str:
     parts = [
         "<h2>Hyper-parameter search</h2>",
         f"<p>{len(search['trials'])} trials in {minutes:.1f} min (budget {search['budget_seconds'] / 60:.0f} min); "
-        f"best validation {_e(search['metric'])} {best['value']:.4f} (trial {best['number']}), trained once more "
-        "with its settings for this model.</p>",
+        f"best validation {_e(search['metric'])} {best['value']:.4f} (trial {best['number']}); "
+        + (
+            "this model is that trial's own.</p>"
+            if search.get("kept_trial")
+            else "this model is its settings trained once more.</p>"
+        ),
     ]
     names = list(dict.fromkeys(k for t in search["trials"] for k in t.get("params", {})))
     rows = [

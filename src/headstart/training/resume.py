@@ -141,6 +141,7 @@ def resume_point(
     required: bool,
     write: bool = True,
     defaults: dict[str, dict[str, Any]] | None = None,
+    announce: bool = True,
 ) -> Path | None:
     """The checkpoint to continue from (None: start afresh); refuses a changed command.
     ``write=False`` (ranks other than 0) reads only: rank 0 cleans up and records the identity.
@@ -161,7 +162,8 @@ def resume_point(
                 found="; ".join(_differences(saved or {}, identity)) or f"no readable {RUN_FILE}",
                 fix=f"re-run it as it was started (settings in {saved_file}), or delete {work.path} to start over",
             )
-        logger.warning("resuming the interrupted run from %s", last)
+        if announce:
+            logger.warning("resuming the interrupted run from %s", last)
         return last
     if required:
         raise ConfigError(

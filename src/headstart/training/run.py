@@ -80,7 +80,9 @@ def run_training(
 ) -> TrainResult:
     """``train``'s run. ``search`` is the record of a hyper-parameter search that chose the settings
     (``headstart tune``), saved in headstart.json and shown in the report and the card;
-    ``distillation`` a teacher the model learns from (``training/distill.py``)."""
+    ``distillation`` a teacher the model learns from (``training/distill.py``). A search whose
+    record names a ``kept_trial`` has put that trial's finished checkpoints in the run's work
+    directory: they are resumed at their end, so the trial's model is scored and saved untrained."""
     task = get_task(cfg.task.type)
     model_path = resolve_model(cfg.model.name)
     cfg = with_task_defaults(cfg, task, model_path)
@@ -109,9 +111,14 @@ def run_training(
     started = False
     try:
         identity = run_identity(cfg.to_dict(), data["train"], bundle.labels.names)
+        kept = (search or {}).get("kept_trial")
         resume_from = resume_point(
-            work, identity, required=cfg.train.resume, write=main, defaults=RunConfig().to_dict()
+            work, identity, required=cfg.train.resume, write=main, defaults=RunConfig().to_dict(), announce=not kept
         )
+        if kept:
+            logger.info(
+                "keeping the search's trial %d: its model is scored and saved, not trained again", kept["number"]
+            )
         started = True
         weights = _class_weights(cfg, task, bundle.labels, data["train"])
         trainer_class = HeadstartTrainer if distillation is None else distillation.trainer_class
@@ -120,7 +127,7 @@ def run_training(
         )
         if distillation is not None:
             trainer.distill_loss = task.distillation_loss(distillation.temperature, distillation.alpha)
-        checks.estimate = _estimate(trainer, summary, cfg)
+        checks.estimate = None if kept else _estimate(trainer, summary, cfg)
         logger.info("training on %d examples, validating on %d", len(bundle.train), len(bundle.validation))
         after_training = bundle.validation is not None and scored_after_training_only(cfg.train)
         if after_training:
@@ -142,13 +149,15 @@ def run_training(
             adapters = adapter_record(trainer.model, cfg.model.merge)
             trainer.model = merged(trainer.model)
         throughput = trainer.throughput.report(trainer.model, seconds)  # training steps of this process
+        if kept:  # trained by the search: its trial's time and throughput
+            seconds, throughput = kept["train_seconds"], kept["throughput"]
         logger.info(
             "training: %.0f real tokens/s, %.1f%% of batch tokens were padding, %.1f model GFLOP/s",
             throughput["tokens_per_second"],
             100 * throughput["padding_fraction"],
             throughput["model_gflops_per_second"],
         )
-        info = _info(cfg, task, bundle, summary, notes, seconds, resume_from, stage)
+        info = _info(cfg, task, bundle, summary, notes, seconds, None if kept else resume_from, stage)
         info.search = search
         info.distilled_from = None if distillation is None else distillation.record()
         info.adapters = adapters

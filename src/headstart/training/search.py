@@ -3,8 +3,11 @@
 Trials train on the training set and are scored on validation after every epoch, where optuna's
 median pruner stops those behind the others. Before a trial starts its time is estimated from the
 measured training speed; a trial that would not fit in what is left of the budget (with room kept
-to train the best settings once more) is not started. The best settings are then trained by
-``headstart.train`` and saved as the model; its report and card list the trials.
+to score and save the model) is not started. Trials keep their checkpoints as a run does, the best
+trial's until a better one finishes, so the model saved is the best trial's own: its finished
+checkpoints are handed to ``headstart.train``, which resumes them at their end and scores and saves
+that model without training it again (the time a retraining would take goes to more trials). Its
+report and card list the trials.
 
 The study lives in ``.<output>.tune/study.db`` (SQLite) while the search runs, so an interrupted
 search run again with the same command continues where it stopped, with the time already spent
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
 import math
 import re
@@ -43,12 +47,14 @@ from headstart.modeling.backbones import (
     attention_dropout_setting,
     load_tokenizer,
 )
+from headstart.modeling.lora import with_lora
 from headstart.models import load_error, resolve_model
 from headstart.tasks import get_task
 from headstart.training.arguments import LOWER_IS_BETTER
 from headstart.training.estimate import estimate_run_seconds
+from headstart.training.resume import RUN_FILE, last_complete_checkpoint, open_work_dir, run_identity
 from headstart.training.run import TrainResult, as_config, encode_splits, run_training, trainer_for, with_task_defaults
-from headstart.training.trainer import HeadstartTrainer
+from headstart.training.trainer import HeadstartTrainer, Throughput
 
 logger = logging.getLogger(__name__)
 
@@ -233,14 +239,17 @@ class _Budget:
         epochs = cfg.train.num_train_epochs
         return (self.train_tokens * epochs + epochs * self.eval_tokens / 3) / self.speed()
 
-    def trials_that_fit(self, cfg: RunConfig) -> int:
-        """How many trials like ``cfg`` the time left holds after the final training, none pruned."""
-        each = self.estimate(cfg)
-        return max(0, int((self.seconds - self.elapsed() - each) // each)) if each > 0 else 0
+    def scoring(self) -> float:
+        """Seconds to score and save the kept trial's model: validation (and test) once more."""
+        return 2 * self.eval_tokens / 3 / self.speed()
 
-    def fits(self, trial_cfg: RunConfig, best_cfg: RunConfig | None) -> bool:
-        final = max(self.estimate(trial_cfg), self.estimate(best_cfg) if best_cfg else 0.0)
-        return self.elapsed() + self.estimate(trial_cfg) + final <= self.seconds
+    def trials_that_fit(self, cfg: RunConfig) -> int:
+        """How many trials like ``cfg`` the time left holds before the final scoring, none pruned."""
+        each = self.estimate(cfg)
+        return max(0, int((self.seconds - self.elapsed() - self.scoring()) // each)) if each > 0 else 0
+
+    def fits(self, trial_cfg: RunConfig) -> bool:
+        return self.elapsed() + self.estimate(trial_cfg) + self.scoring() <= self.seconds
 
 
 def _sampler(optuna: Any, seed: int, expected_trials: int) -> Any:
@@ -256,9 +265,10 @@ def _sampler(optuna: Any, seed: int, expected_trials: int) -> Any:
 
 
 class SearchTrainer(HeadstartTrainer):
-    """The Trainer of the trials: a trial's score is its best epoch's (as the final run keeps its best
-    checkpoint), reported to the pruner per epoch (steps differ between batch sizes), and each
-    finished trial's speed refines the time estimates of the next."""
+    """The Trainer of the trials: a trial's score is its best epoch's (its best checkpoint is the
+    model kept), reported to the pruner per epoch (steps differ between batch sizes); each finished
+    trial's speed refines the time estimates of the next, and its time and throughput are recorded
+    for the model's card should it be kept."""
 
     greater_is_better = True
     budget: _Budget | None = None
@@ -280,11 +290,66 @@ class SearchTrainer(HeadstartTrainer):
 
     def train(self, *args: Any, trial: Any = None, **kwargs: Any) -> Any:
         started = time.monotonic()
+        self.throughput = Throughput()  # this trial's steps alone
         output = super().train(*args, trial=trial, **kwargs)
+        seconds = time.monotonic() - started
         if trial is not None and self.budget is not None:
             tokens = self.budget.train_tokens * self.args.num_train_epochs
-            self.budget.observed.append((tokens, time.monotonic() - started))
+            self.budget.observed.append((tokens, seconds))
+        if trial is not None and hasattr(trial, "set_user_attr"):
+            trial.set_user_attr("train_seconds", round(seconds, 1))
+            trial.set_user_attr("throughput", self.throughput.report(self.model, seconds))
         return output
+
+
+def _drop_trial_dirs(trials: Path, keep: int | None) -> None:
+    """Delete the checkpoints of every trial but trial ``keep`` (the best finished so far)."""
+    if not trials.is_dir():
+        return
+    for child in trials.iterdir():
+        if child.is_dir() and child.name.startswith("run-") and child.name != f"run-{keep}":
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _keep_trial(trials: Path, trial: Any, out: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """Hand the finished checkpoints of ``trial`` to the final run of its settings (the work directory
+    ``headstart.train`` resumes in, with the run.json it checks). None where they are missing or
+    unfinished: the final run then trains the settings again, so nothing stale is left for it."""
+    kept = {
+        "number": trial.number,
+        "train_seconds": trial.user_attrs.get("train_seconds"),
+        "throughput": trial.user_attrs.get("throughput", {}),
+    }
+    last = last_complete_checkpoint(trials / f"run-{trial.number}")
+    if last is not None:
+        state = json.loads((last / "trainer_state.json").read_text(encoding="utf-8"))
+        if state.get("global_step", 0) < state.get("max_steps", 1):
+            last = None
+    work = open_work_dir(out)
+    try:
+        run_file = work.path / RUN_FILE
+        if last is None or kept["train_seconds"] is None:
+            handed = work.last_checkpoint() is not None and run_file.is_file()
+            if handed and json.loads(run_file.read_text(encoding="utf-8")) == identity and kept["train_seconds"]:
+                return kept  # handed over already, by a search interrupted before its model was saved
+            shutil.rmtree(work.checkpoints, ignore_errors=True)
+            run_file.unlink(missing_ok=True)
+            return None
+        shutil.rmtree(work.checkpoints, ignore_errors=True)
+        work.checkpoints.mkdir(parents=True)
+        for checkpoint in last.parent.iterdir():
+            if checkpoint.is_dir() and checkpoint.name.startswith("checkpoint-"):
+                shutil.move(str(checkpoint), work.checkpoints / checkpoint.name)
+        for checkpoint in work.checkpoints.iterdir():  # the best checkpoint's recorded path moves with it
+            state_file = checkpoint / "trainer_state.json"
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            if state.get("best_model_checkpoint"):
+                state["best_model_checkpoint"] = str(work.checkpoints / Path(state["best_model_checkpoint"]).name)
+                write_json(state_file, state)
+        write_json(run_file, identity)
+    finally:
+        work.release()
+    return kept
 
 
 def tune(
@@ -347,14 +412,16 @@ def tune(
         if trial is not None:
             trial_cfg = with_params(search_cfg, {p.name: p.suggest(trial) for p in params})
             done = [t for t in trial.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-            best_cfg = with_params(search_cfg, trial.study.best_trial.params) if done else None
+            _drop_trial_dirs(trials, trial.study.best_trial.number if done else None)
             ran = _trials_run(trial.study)
-            if ran >= limit or not budget.fits(trial_cfg, best_cfg):
+            if ran >= limit or not budget.fits(trial_cfg):
                 trial.set_user_attr("skipped", "the time left" if ran < limit else "n_trials")
                 trial.study.stop()
                 raise optuna.TrialPruned("the time budget")
         try:
             model = align_model(task.build_model(model_path, bundle.labels, trial_cfg), tokenizer)
+            if trial_cfg.model.lora:  # as the final run builds it: the kept checkpoints are its weights
+                model = with_lora(model, trial_cfg.model)
             # seeded again after the head's init, as the Trainer's __init__ does after the final run
             # builds its model: the best settings trained again then draw the same dropout masks
             set_seed(cfg.train.seed)
@@ -364,12 +431,15 @@ def tune(
         except (OSError, ValueError, KeyError) as exc:
             raise load_error(cfg.model.name, exc) from None
 
+    trials = work / "trials"
     trainer = trainer_for(
-        search_cfg, task, model_init, tokenizer, data, bundle.labels, work / "trials", summary, None, SearchTrainer
+        search_cfg, task, model_init, tokenizer, data, bundle.labels, trials, summary, None, SearchTrainer
     )
-    # trials keep no checkpoints: each is scored as it trains, and the best settings are trained again
-    trainer.args.save_strategy, trainer.args.load_best_model_at_end = "no", False
     trainer.greater_is_better = greater
+    if trainer.args.save_total_limit is not None and trainer.args.save_total_limit < 2:
+        # the best checkpoint and the last, which is the one a final run resumes at its end (with
+        # a limit of 1 the Trainer deletes every checkpoint but the best when a trial ends)
+        trainer.args.save_total_limit = 2
     measured = estimate_run_seconds(trainer, summary["train"]["tokens"], 0, 0, 1.0)
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, load_if_exists=True, direction=direction)
     spent = float(study.user_attrs.get("seconds_spent", 0.0))
@@ -379,10 +449,10 @@ def tune(
     defaults = _defaults(cfg, params, trainer.model.config)
     if not study.trials:
         first = with_params(cfg, defaults) if defaults else cfg
-        if not budget.fits(first, None):
-            need = 2 * budget.estimate(first)
+        if not budget.fits(first):
+            need = budget.estimate(first) + budget.scoring()
             raise ConfigError(
-                f"a time budget that holds one trial and the final training (about {need / 60:.0f} min here)",
+                f"a time budget that holds one trial and scoring its model (about {need / 60:.0f} min here)",
                 found=f"{budget_seconds / 60:.0f} min",
                 fix=f"give --time-budget {math.ceil(need / 60 * 1.2)}m or more, or search fewer epochs",
             )
@@ -417,9 +487,16 @@ def tune(
             "at least one finished trial", found="none finished in the budget", fix="give a longer --time-budget"
         )
     best = study.best_trial
+    _drop_trial_dirs(trials, best.number)
     record = _search_summary(study, params, metric, budget_seconds, budget.elapsed())
-    logger.info("best trial %d: %s %.4f with %s; training it once more", best.number, metric, best.value, best.params)
-    result = run_training(with_params(cfg, best.params), train, validation, test, search=record)
+    final = with_params(cfg, best.params)
+    record["kept_trial"] = _keep_trial(
+        trials, best, out, run_identity(final.to_dict(), data["train"], bundle.labels.names)
+    )
+    if record["kept_trial"] is None:
+        logger.warning("best trial %d: its checkpoints are gone; training its settings once more", best.number)
+    logger.info("best trial %d: %s %.4f with %s", best.number, metric, best.value, best.params)
+    result = run_training(final, train, validation, test, search=record)
     kept = result.output_dir / "tune"
     kept.mkdir(exist_ok=True)
     shutil.copy2(work / "study.db", kept / "study.db")

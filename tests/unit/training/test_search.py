@@ -12,6 +12,7 @@ from headstart.config import RunConfig
 from headstart.errors import ConfigError
 from headstart.training import search
 from headstart.training.search import parse_duration, parse_space
+from headstart.training.trainer import HeadstartTrainer
 from tests_support import SENTIMENT, tiny_run_config
 
 SPACE = {"learning_rate": {"low": 1e-3, "high": 5e-3, "log": True}, "num_train_epochs": {"choices": [2, 3]}}
@@ -133,7 +134,7 @@ def test_an_interrupted_search_continues_with_its_trials_and_time(tiny_model_dir
 
 
 def test_tune_refuses_a_budget_without_room_and_no_trials(tiny_model_dir, tmp_path):
-    with pytest.raises(ConfigError, match=r"a time budget that holds one trial and the final training"):
+    with pytest.raises(ConfigError, match=r"a time budget that holds one trial and scoring its model"):
         tune(
             _cfg(tiny_model_dir, tmp_path / "a"),
             time_budget="0.01s",
@@ -179,21 +180,59 @@ def test_the_tune_command(tiny_model_dir, tmp_path, capsys):
     assert "best validation accuracy" in printed and f"saved to {out}" in printed
 
 
-def test_the_saved_model_is_the_best_trial_trained_again_to_the_same_score(tiny_model_dir, tmp_path):
-    """Seeded alike (before the head's init and after it, as the Trainer's __init__ does), the
-    final run of the best settings reproduces the trial's validation score, not a new draw of it."""
+def _regression_search(tiny_model_dir, out):
     rows = [
         {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
         for i, r in enumerate(SENTIMENT * 2)
     ]
-    cfg = tiny_run_config(tiny_model_dir, tmp_path / "out", task={"type": "regression"}, num_train_epochs=2)
+    cfg = tiny_run_config(tiny_model_dir, out, task={"type": "regression"}, num_train_epochs=2)
     cfg["train"]["eval_strategy"] = "epoch"
     space = {"learning_rate": {"low": 1e-4, "high": 1e-3, "log": True}, "num_train_epochs": [2, 3]}
-    result = tune(cfg, time_budget="3m", n_trials=3, space=space, train=rows[:16], validation=rows[16:])
-    assert result.search["metric"] == "mse" and result.search["direction"] == "minimize"
-    done = [t["value"] for t in result.search["trials"] if t["state"] == "complete"]
-    assert result.search["best"]["value"] == min(done)
+    return lambda: tune(cfg, time_budget="3m", n_trials=3, space=space, train=rows[:16], validation=rows[16:])
+
+
+def test_the_saved_model_is_the_best_trial_s_own_not_trained_again(tiny_model_dir, tmp_path, monkeypatch):
+    """The best trial's checkpoints become the final run's, resumed at their end: the saved model
+    is scored and saved without a training step, and scores what its trial scored."""
+    steps = {"final": 0}
+    real_step, real_run = HeadstartTrainer.training_step, search.run_training
+    searching = {"on": True}
+
+    def counted(self, *args, **kwargs):
+        steps["final"] += not searching["on"]
+        return real_step(self, *args, **kwargs)
+
+    def final_run(*args, **kwargs):
+        searching["on"] = False
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(HeadstartTrainer, "training_step", counted)
+    monkeypatch.setattr(search, "run_training", final_run)
+    result = _regression_search(tiny_model_dir, tmp_path / "out")()
+    record = result.search
+    assert record["metric"] == "mse" and record["direction"] == "minimize"
+    done = [t for t in record["trials"] if t["state"] == "complete"]
+    assert record["best"]["value"] == min(t["value"] for t in done)
+    assert record["kept_trial"]["number"] == record["best"]["number"]
+    assert steps["final"] == 0, "the kept trial is not trained again"
+    assert result.metrics["validation"]["mse"] == pytest.approx(record["best"]["value"], rel=1e-5)
+    info = json.loads((result.output_dir / "headstart.json").read_text())
+    assert info["train_seconds"] == record["kept_trial"]["train_seconds"] > 0 and info.get("resumed_from") is None
+    assert info["throughput"]["real_tokens"] > 0, "the trial's own steps"
+    assert not list(tmp_path.glob(".out.*")), "no checkpoints or trials are left beside the model"
+    assert "that trial's own" in (result.output_dir / "README.md").read_text()
+
+
+def test_without_the_best_trial_s_checkpoints_its_settings_are_trained_again_to_the_same_score(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """Seeded alike (before the head's init and after it, as the Trainer's __init__ does), the
+    final run of the best settings reproduces the trial's validation score, not a new draw of it."""
+    monkeypatch.setattr(search, "last_complete_checkpoint", lambda path: None)
+    result = _regression_search(tiny_model_dir, tmp_path / "out")()
+    assert result.search["kept_trial"] is None
     assert result.metrics["validation"]["mse"] == pytest.approx(result.search["best"]["value"], rel=1e-5)
+    assert "trained again" in (result.output_dir / "README.md").read_text()
 
 
 @pytest.mark.slow
