@@ -33,7 +33,8 @@ def test_the_sampler_models_trials_once_a_third_of_what_the_budget_holds_has_run
     # 1,000 tokens a second: an epoch of 60,000 tokens and its scoring take 80 s, a trial 240 s
     budget = search._Budget(1800, 0.0, search.time.monotonic(), 60_000, 60_000, 1000.0)
     assert budget.estimate(cfg) == pytest.approx(240)
-    assert budget.trials_that_fit(cfg) == 6  # 1,800 s less the final training's 240
+    assert budget.scoring() == pytest.approx(40)  # validation and test scored once more for the saved model
+    assert budget.trials_that_fit(cfg) == 7  # 1,800 s less those 40
     assert search._sampler(optuna, 0, 6)._n_startup_trials == 2
     assert search._sampler(optuna, 0, 18)._n_startup_trials == 6
     assert search._sampler(optuna, 0, 300)._n_startup_trials == 10  # optuna's own default, at most
