@@ -82,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "tune",
         cmd_tune,
-        "search the training settings within a time budget, then train the best and save it",
+        "search the training settings within a time budget and save the best trial's model",
         "Search learning rate, epochs, batch size, warm-up, weight decay and attention dropout (or --space) on the "
-        "validation set with optuna within --time-budget, then train the best settings and save that model; run "
+        "validation set with optuna within --time-budget, and save the best trial's model, scored as a run is; run "
         "it again to continue an interrupted search.",
     )
     _signature_flags(p, tune, ["time_budget", "n_trials", "space"], short={"n_trials": ("--trials",)})

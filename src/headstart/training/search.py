@@ -362,8 +362,8 @@ def tune(
     validation: Source | None = None,
     test: Source | None = None,
 ) -> TuneResult:
-    """Search the settings that score best on validation within ``time_budget``, then train them
-    once more and save that model (the search's trials in its report).
+    """Search the settings that score best on validation within ``time_budget`` and save the best
+    trial's model (the search's trials in its report).
 
     Args:
         time_budget: Wall time for the whole search and the final training: 30m, 1h30m, 900s.
