@@ -72,6 +72,9 @@ STUDY_NAME = "headstart"
 # The first epoch's score says little: on small sets many runs still predict the majority label
 # after it and recover in the next, so a trial is first compared with the others after epoch 2.
 PRUNE_FROM_EPOCH = 2
+# Draws in a row that do not fit the time left before the search ends; the sampler learns from
+# each that it went nowhere, so a handful finds a shorter trial where one is likely.
+MAX_SKIPS = 5
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,16 @@ def _defaults(cfg: RunConfig, params: list[Param], model_config: Any) -> dict[st
         if value is not None and p.contains(value):
             out[p.name] = value
     return out if len(out) == len(params) else {}
+
+
+def _skipped_in_a_row(study: Any) -> int:
+    """How many of the latest trials in a row were not started for lack of time."""
+    count = 0
+    for t in reversed(study.trials[:-1]):  # the last is the one being decided
+        if t.user_attrs.get("skipped") != "the time left":
+            break
+        count += 1
+    return count
 
 
 def _trials_run(study: Any) -> int:
@@ -414,9 +427,16 @@ def tune(
             done = [t for t in trial.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
             _drop_trial_dirs(trials, trial.study.best_trial.number if done else None)
             ran = _trials_run(trial.study)
-            if ran >= limit or not budget.fits(trial_cfg):
-                trial.set_user_attr("skipped", "the time left" if ran < limit else "n_trials")
+            if ran >= limit:
+                trial.set_user_attr("skipped", "n_trials")
                 trial.study.stop()
+                raise optuna.TrialPruned("n_trials")
+            if not budget.fits(trial_cfg):
+                # a shorter trial may still fit: the sampler draws again, which it does knowing this
+                # one went nowhere, until even the fewest epochs in the space would not fit
+                trial.set_user_attr("skipped", "the time left")
+                if not budget.fits(with_params(search_cfg, fewest)) or _skipped_in_a_row(trial.study) >= MAX_SKIPS:
+                    trial.study.stop()
                 raise optuna.TrialPruned("the time budget")
         try:
             model = align_model(task.build_model(model_path, bundle.labels, trial_cfg), tokenizer)
@@ -432,6 +452,8 @@ def tune(
             raise load_error(cfg.model.name, exc) from None
 
     trials = work / "trials"
+    epochs = next((p for p in params if p.name == "num_train_epochs"), None)
+    fewest = {"num_train_epochs": min(epochs.choices) if epochs.choices else epochs.low} if epochs else {}
     trainer = trainer_for(
         search_cfg, task, model_init, tokenizer, data, bundle.labels, trials, summary, None, SearchTrainer
     )

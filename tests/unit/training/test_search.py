@@ -253,3 +253,30 @@ def test_no_trial_is_pruned_on_its_first_epoch(tiny_model_dir, tmp_path):
     assert len(ran) == 6, "n_trials counts the pruned trials too, as optuna does"
     assert pruned, "a learning rate of 1e-7 falls behind and is pruned"
     assert {t["epochs_scored"] for t in pruned} == {search.PRUNE_FROM_EPOCH}
+
+
+def test_a_drawn_trial_too_long_for_the_time_left_is_skipped_and_a_shorter_one_drawn(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """Only 2-epoch trials fit here: 3-epoch draws are skipped without ending the search, which
+    ends once n_trials have run (or once even the fewest epochs would not fit)."""
+    monkeypatch.setattr(search._Budget, "fits", lambda self, cfg: cfg.train.num_train_epochs <= 2)
+    space = {"learning_rate": {"low": 1e-3, "high": 5e-3, "log": True}, "num_train_epochs": [2, 3]}
+    result = tune(
+        _cfg(tiny_model_dir, tmp_path / "out"),
+        time_budget="5m",
+        n_trials=4,
+        space=space,
+        train=SENTIMENT,
+        validation=SENTIMENT[::2],
+    )
+    trials = result.search["trials"]
+    ran = [t for t in trials if t["state"] != "skipped"]
+    skipped = [t for t in trials if t["state"] == "skipped"]
+    assert len(ran) == 4 and all(t["params"]["num_train_epochs"] == 2 for t in ran)
+    assert skipped and any(t["params"]["num_train_epochs"] == 3 for t in skipped)
+    first_skip = trials.index(next(t for t in trials if t["params"]["num_train_epochs"] == 3))
+    assert any(t["state"] != "skipped" for t in trials[first_skip:]), "the search went on after the skip"
+    monkeypatch.setattr(search._Budget, "fits", lambda self, cfg: cfg.train.num_train_epochs <= 1)
+    with pytest.raises(ConfigError, match="a time budget that holds one trial"):
+        tune(_cfg(tiny_model_dir, tmp_path / "none"), time_budget="5m", space=space, train=SENTIMENT)
