@@ -148,7 +148,8 @@ def main() -> int:
     print(f"| model | {split} {metric} | training s | {split} inputs/s predicted |")
     print("| --- | --- | --- | --- |")
     for name, r in rows.items():
-        print(f"| {name} | {r['score']:.2f} | {r.get('train_seconds', 0):.0f} | {r.get('predict_per_second', '')} |")
+        seconds = f"{r['train_seconds']:.0f}" if "train_seconds" in r else "(trained before)"
+        print(f"| {name} | {r['score']:.2f} | {seconds} | {r.get('predict_per_second', '')} |")
     print(f"student / teacher prediction speed: {student_speed / teacher_speed:.1f}x")
     payload = {
         "command": "bench/distill.py " + " ".join(sys.argv[1:]),
