@@ -379,7 +379,7 @@ def tune(
     trial's model (the search's trials in its report).
 
     Args:
-        time_budget: Wall time for the whole search and the final training: 30m, 1h30m, 900s.
+        time_budget: Wall time for the whole search and saving the model: 30m, 1h30m, 900s.
         n_trials: Stop after this many trials, finished or pruned, even with time left (default: as many as fit).
         space: A YAML file (or mapping) of the settings to search: name: {low, high, log} or
             name: {choices: [...]}; default: learning rate, epochs, batch size, warm-up, weight
