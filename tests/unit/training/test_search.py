@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from headstart import tune
+from headstart import evaluate, tune
 from headstart.cli import main
 from headstart.config import RunConfig
 from headstart.errors import ConfigError
@@ -280,3 +280,35 @@ def test_a_drawn_trial_too_long_for_the_time_left_is_skipped_and_a_shorter_one_d
     monkeypatch.setattr(search._Budget, "fits", lambda self, cfg: cfg.train.num_train_epochs <= 1)
     with pytest.raises(ConfigError, match="a time budget that holds one trial"):
         tune(_cfg(tiny_model_dir, tmp_path / "none"), time_budget="5m", space=space, train=SENTIMENT)
+
+
+def test_a_lora_search_keeps_the_best_trial_s_adapters_and_saves_them_merged(tiny_model_dir, tmp_path, monkeypatch):
+    """With --lora every trial trains adapters; the kept trial's checkpoints hold adapters too, so
+    the final run wraps the model alike before resuming them: the merged model scores as the trial
+    did, and the adapters are saved apart for peft."""
+    steps = {"final": 0}
+    real_step, real_run = HeadstartTrainer.training_step, search.run_training
+    searching = {"on": True}
+
+    def counted(self, *args, **kwargs):
+        steps["final"] += not searching["on"]
+        return real_step(self, *args, **kwargs)
+
+    def final_run(*args, **kwargs):
+        searching["on"] = False
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(HeadstartTrainer, "training_step", counted)
+    monkeypatch.setattr(search, "run_training", final_run)
+    cfg = _cfg(tiny_model_dir, tmp_path / "out")
+    cfg["task"] = {"calibrate": False}
+    cfg["model"].update(lora=True, lora_target_modules="all-linear", lora_r=16)
+    space = {"learning_rate": {"low": 5e-3, "high": 2e-2, "log": True}}
+    result = tune(cfg, time_budget="3m", n_trials=2, space=space, train=SENTIMENT, validation=SENTIMENT)
+    record, out = result.search, result.output_dir
+    assert record["kept_trial"]["number"] == record["best"]["number"] and steps["final"] == 0
+    assert result.metrics["validation"]["accuracy"] == pytest.approx(record["best"]["value"], abs=1e-6)
+    assert (out / "adapter" / "adapter_config.json").is_file() and not (out / "adapter_config.json").exists()
+    assert evaluate(out, SENTIMENT)["accuracy"] == pytest.approx(record["best"]["value"], abs=1e-6)
+    info = json.loads((out / "headstart.json").read_text())
+    assert info["config"]["model"]["lora"] is True
