@@ -2,11 +2,12 @@
 checkpointing) and with full fine-tuning, against TRL's SFTTrainer + peft (LoRA) used as their
 docs use them.
 
-One invocation runs each recipe in its own process (so peak memory is its own), on the same
-seeded training rows, prompt ("<mr>\\n" then the reference), learning rate, batch, epochs, seed,
-LoRA settings (r 8, alpha 16, dropout 0.05, on q_proj/v_proj) and precision; each writes the same
-test MRs greedily and all are scored by one scorer: sacrebleu's BLEU (13a, lowercased,
-references padded: the E2E script's BLEU), ROUGE-L (rouge-score) and chrF.
+One invocation runs every recipe on the same seeded training rows, prompt ("<mr>\\n" then the
+reference), learning rate, batch, epochs, seed, LoRA settings (r 8, alpha 16, dropout 0.05, on
+q_proj/v_proj unless --lora-targets says otherwise) and precision. A recipe trains and saves its
+model in one process and writes the test MRs greedily with the saved model in another, so each
+peak memory is that of training (or of writing) alone. One scorer scores them all: sacrebleu's
+BLEU (13a, lowercased, references padded: the E2E script's BLEU), ROUGE-L (rouge-score) and chrF.
 
     .venv/bin/python bench/generation.py                          # smollm2, 2,000 rows, 1 epoch
     .venv/bin/python bench/generation.py --train-rows 500 --test-mrs 30 --recipes headstart-lora
@@ -58,15 +59,21 @@ def _data(args: argparse.Namespace) -> tuple[list, list, list[str], list[list[st
     return train_rows[: args.train_rows], dev_rows, mrs, refs
 
 
-def _headstart(args: argparse.Namespace, lora: bool, out: Path, checkpointing: bool = False) -> dict:
-    from headstart import Predictor, RunConfig, train
+def _lora(args: argparse.Namespace) -> dict:
+    targets = [name.strip() for name in args.lora_targets.split(",")]
+    return {**LORA, "target_modules": targets[0] if targets == ["all-linear"] else targets}
 
-    train_rows, dev_rows, mrs, _ = _data(args)
+
+def _headstart(args: argparse.Namespace, lora: bool, out: Path, checkpointing: bool = False) -> dict:
+    from headstart import RunConfig, train
+
+    train_rows, dev_rows, _, _ = _data(args)
+    settings = _lora(args)
     cfg = RunConfig()
     cfg.task.type = "generation"
     cfg.model.name, cfg.model.max_length = args.model, 128
-    cfg.model.lora, cfg.model.lora_r, cfg.model.lora_alpha = lora, LORA["r"], LORA["lora_alpha"]
-    cfg.model.lora_dropout, cfg.model.lora_target_modules = LORA["lora_dropout"], LORA["target_modules"]
+    cfg.model.lora, cfg.model.lora_r, cfg.model.lora_alpha = lora, settings["r"], settings["lora_alpha"]
+    cfg.model.lora_dropout, cfg.model.lora_target_modules = settings["lora_dropout"], settings["target_modules"]
     cfg.task.max_new_tokens, cfg.task.eval_samples = args.max_new_tokens, 0
     cfg.train.num_train_epochs, cfg.train.learning_rate = args.epochs, args.learning_rate * (10 if lora else 1)
     cfg.train.per_device_train_batch_size, cfg.train.seed = args.batch_size, args.seed
@@ -74,16 +81,19 @@ def _headstart(args: argparse.Namespace, lora: bool, out: Path, checkpointing: b
     cfg.train.output_dir, cfg.train.overwrite_output_dir, cfg.train.disable_tqdm = str(out), True, True
     result = train(cfg, train=train_rows, validation=dev_rows)
     info = json.loads((out / "headstart.json").read_text())
-    predictor = Predictor.load(out)
-    start = time.perf_counter()
-    written = [p["generated_text"] for p in predictor.predict(mrs, batch_size=16)]
-    return {"written": written, "train_seconds": result.train_seconds, "write_seconds": time.perf_counter() - start,
-            "precision": info.get("precision", "fp32")}  # fmt: skip
+    return {"train_seconds": result.train_seconds, "precision": info.get("precision", "fp32")}
+
+
+def _headstart_writes(args: argparse.Namespace, out: Path) -> list[str]:
+    from headstart import Predictor
+
+    _, _, mrs, _ = _data(args)
+    return [p["generated_text"] for p in Predictor.load(out).predict(mrs, batch_size=16)]
 
 
 def _peer(args: argparse.Namespace, bf16: bool, out: Path) -> dict:
-    """TRL's SFTTrainer with a peft LoraConfig, as their docs use them, on the same rows and settings."""
-    import torch
+    """TRL's SFTTrainer with a peft LoraConfig, as their docs use them, on the same rows and settings;
+    the merged model is saved for the writing process, as headstart's run saves its own."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -91,7 +101,7 @@ def _peer(args: argparse.Namespace, bf16: bool, out: Path) -> dict:
 
     from headstart.models import resolve_model
 
-    train_rows, _, mrs, _ = _data(args)
+    train_rows, _, _, _ = _data(args)
     path = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
@@ -105,35 +115,60 @@ def _peer(args: argparse.Namespace, bf16: bool, out: Path) -> dict:
     )  # fmt: skip
     model = AutoModelForCausalLM.from_pretrained(path)
     trainer = SFTTrainer(
-        model=model, args=config, train_dataset=data, processing_class=tokenizer, peft_config=LoraConfig(**LORA)
+        model=model, args=config, train_dataset=data, processing_class=tokenizer, peft_config=LoraConfig(**_lora(args))
     )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    model = trainer.model.merge_and_unload().eval()
+    trainer.model.merge_and_unload().save_pretrained(out / "merged")
+    tokenizer.save_pretrained(out / "merged")
+    return {"train_seconds": seconds, "precision": "bf16" if bf16 else "fp32"}
+
+
+def _peer_writes(args: argparse.Namespace, bf16: bool, out: Path) -> list[str]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, _, mrs, _ = _data(args)
+    tokenizer = AutoTokenizer.from_pretrained(out / "merged")
+    model = AutoModelForCausalLM.from_pretrained(out / "merged").eval()
     tokenizer.padding_side = "left"
     written = []
-    start = time.perf_counter()
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(mrs), 16):
             batch = tokenizer([m + "\n" for m in mrs[i : i + 16]], return_tensors="pt", padding=True)
             ids = model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id)  # fmt: skip
             written += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-    return {"written": [w.strip() for w in written], "train_seconds": seconds,
-            "write_seconds": time.perf_counter() - start, "precision": "bf16" if bf16 else "fp32"}  # fmt: skip
+    return [w.strip() for w in written]
 
 
 def _child(args: argparse.Namespace) -> int:
-    """One recipe in this process; its result (with this process's peak RSS) as JSON on stdout's last line."""
-    out = args.out / f"{args.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.recipe == "trl-peft-lora":
-        run = _peer(args, args.bf16 == "bf16", out)
+    """One recipe's one phase in this process: training (and saving) or writing the test outputs
+    with the saved model; its result, with this process's peak RSS, as JSON on stdout's last line."""
+    out, peer, bf16 = args.run_dir, args.recipe == "trl-peft-lora", args.bf16 == "bf16"
+    if args.phase == "train":
+        if peer:
+            run = _peer(args, bf16, out)
+        else:
+            run = _headstart(args, args.recipe.startswith("headstart-lora"), out, args.recipe.endswith("-ckpt"))
     else:
-        run = _headstart(args, args.recipe.startswith("headstart-lora"), out, args.recipe.endswith("-ckpt"))
+        start = time.perf_counter()
+        written = _peer_writes(args, bf16, out) if peer else _headstart_writes(args, out)
+        run = {"written": written, "write_seconds": time.perf_counter() - start}
     run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(run))
     return 0
+
+
+def _phase(args: argparse.Namespace, recipe: str, phase: str, run_dir: Path, precision: str) -> dict | None:
+    command = [sys.executable, __file__, *sys.argv[1:], "--recipe", recipe, "--phase", phase,
+               "--run-dir", str(run_dir), "--bf16", precision]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _tokens(args: argparse.Namespace) -> int:
@@ -160,7 +195,10 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--lora-targets", default="q_proj,v_proj", help="both LoRA recipes' modules, or all-linear")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)  # a child process's one recipe
+    parser.add_argument("--phase", choices=("train", "write"), help=argparse.SUPPRESS)  # and its one phase
+    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bf16", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "generation")
     args = parser.parse_args()
@@ -176,28 +214,31 @@ def main() -> int:
     runs: dict[str, dict] = {}
     precision = "fp32"
     for recipe in args.recipes.split(","):
-        command = [sys.executable, __file__, *sys.argv[1:], "--recipe", recipe, "--bf16", precision]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode:
-            print(done.stderr[-3000:], file=sys.stderr)
-            return done.returncode
-        runs[recipe] = json.loads(done.stdout.strip().splitlines()[-1])
-        precision = runs[recipe].get("precision", precision)  # the peer runs in headstart's precision
-    table = ["| recipe | BLEU | ROUGE-L | chrF | train s | tokens/s | peak RSS MB | write s |", "|---" * 8 + "|"]
+        run_dir = args.out / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+        trained = _phase(args, recipe, "train", run_dir, precision)
+        written = trained and _phase(args, recipe, "write", run_dir, trained["precision"])
+        if not written:
+            return 1
+        precision = trained["precision"]  # the peer runs in headstart's precision
+        runs[recipe] = {**written, **trained, "write_peak_rss_mb": written["peak_rss_mb"]}
+    table = ["| recipe | BLEU | ROUGE-L | chrF | train s | tokens/s | train peak MB | write s | write peak MB |"]
+    table.append("|---" * 9 + "|")
     workloads: dict = {}
     for name, run in runs.items():
         s = text_scores(run["written"], refs)
         speed = tokens / run["train_seconds"]
         table.append(f"| {name} | {s['bleu']:.2f} | {s['rougeL']:.2f} | {s['chrf']:.2f} | {run['train_seconds']:.0f} "
-                     f"| {speed:.0f} | {run['peak_rss_mb']:.0f} | {run['write_seconds']:.0f} |")  # fmt: skip
+                     f"| {speed:.0f} | {run['peak_rss_mb']:.0f} | {run['write_seconds']:.0f} "
+                     f"| {run['write_peak_rss_mb']:.0f} |")  # fmt: skip
         workloads[name] = {"score": s["bleu"], "train_seconds": round(run["train_seconds"], 1),
                            "tokens_per_second": round(speed, 1), "peak_rss_mb": round(run["peak_rss_mb"]),
+                           "write_peak_rss_mb": round(run["write_peak_rss_mb"]),
                            "write_seconds": round(run["write_seconds"], 1), "rougeL": s["rougeL"], "chrf": s["chrf"],
                            "precision": run["precision"], "examples": run["written"][:5]}  # fmt: skip
     print("\n".join(table))
     payload = {
         "model": args.model, "train_rows": args.train_rows, "test_mrs": len(mrs), "epochs": args.epochs,
-        "train_tokens": tokens, "lora": LORA, "bleu_signature": text_scores(["a"], [["a"]])["bleu_signature"],
+        "train_tokens": tokens, "lora": _lora(args), "bleu_signature": text_scores(["a"], [["a"]])["bleu_signature"],
         "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"), "machine": machine(),
         "workloads": {"e2e": workloads},
     }  # fmt: skip
