@@ -23,6 +23,9 @@ from headstart import RunConfig, tune
 from headstart.training.search import parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_speed import machine  # noqa: E402  (the same machine facts as the other benchmarks)
+
 DATA = ROOT.parent / "shared" / "data" / "mrpc" / "glue"
 
 
@@ -72,6 +75,7 @@ def main() -> int:
     )
     row["command"] = "bench/tune.py " + " ".join(sys.argv[1:])
     row["date"] = time.strftime("%Y-%m-%d")
+    row["machine"] = machine()
     row["workloads"] = {
         "mrpc": {
             "defaults (trial 0)": {"score": defaults["value"], "train_seconds": defaults["seconds"]},

@@ -72,6 +72,8 @@ def _benchmark(path: Path, data: dict[str, Any]) -> str:
             "tokens_per_second",
             "padding_fraction",
             "peak_rss_gb",
+            "peak_rss_mb",
+            "write_peak_rss_mb",
             "model_gflops_per_second",
             "precision",
             "rows_per_second",
