@@ -181,20 +181,8 @@ def test_the_tune_command(tiny_model_dir, tmp_path, capsys):
     assert "best validation accuracy" in printed and f"saved to {out}" in printed
 
 
-def _regression_search(tiny_model_dir, out):
-    rows = [
-        {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
-        for i, r in enumerate(SENTIMENT * 2)
-    ]
-    cfg = tiny_run_config(tiny_model_dir, out, task={"type": "regression"}, num_train_epochs=2)
-    cfg["train"]["eval_strategy"] = "epoch"
-    space = {"learning_rate": {"low": 1e-4, "high": 1e-3, "log": True}, "num_train_epochs": [2, 3]}
-    return lambda: tune(cfg, time_budget="3m", n_trials=3, space=space, train=rows[:16], validation=rows[16:])
-
-
-def test_the_saved_model_is_the_best_trial_s_own_not_trained_again(tiny_model_dir, tmp_path, monkeypatch):
-    """The best trial's checkpoints become the final run's, resumed at their end: the saved model
-    is scored and saved without a training step, and scores what its trial scored."""
+def _count_final_steps(monkeypatch) -> dict[str, int]:
+    """{"final": n}: the training steps taken after the search, by the run that saves the model."""
     steps = {"final": 0}
     real_step, real_run = HeadstartTrainer.training_step, search.run_training
     searching = {"on": True}
@@ -209,6 +197,24 @@ def test_the_saved_model_is_the_best_trial_s_own_not_trained_again(tiny_model_di
 
     monkeypatch.setattr(HeadstartTrainer, "training_step", counted)
     monkeypatch.setattr(search, "run_training", final_run)
+    return steps
+
+
+def _regression_search(tiny_model_dir, out):
+    rows = [
+        {"text": r["text"], "rating": (4.0 if r["label"] == "pos" else 1.0) + 0.1 * (i % 6)}
+        for i, r in enumerate(SENTIMENT * 2)
+    ]
+    cfg = tiny_run_config(tiny_model_dir, out, task={"type": "regression"}, num_train_epochs=2)
+    cfg["train"]["eval_strategy"] = "epoch"
+    space = {"learning_rate": {"low": 1e-4, "high": 1e-3, "log": True}, "num_train_epochs": [2, 3]}
+    return lambda: tune(cfg, time_budget="3m", n_trials=3, space=space, train=rows[:16], validation=rows[16:])
+
+
+def test_the_saved_model_is_the_best_trial_s_own_not_trained_again(tiny_model_dir, tmp_path, monkeypatch):
+    """The best trial's checkpoints become the final run's, resumed at their end: the saved model
+    is scored and saved without a training step, and scores what its trial scored."""
+    steps = _count_final_steps(monkeypatch)
     result = _regression_search(tiny_model_dir, tmp_path / "out")()
     record = result.search
     assert record["metric"] == "mse" and record["direction"] == "minimize"
@@ -286,20 +292,7 @@ def test_a_lora_search_keeps_the_best_trial_s_adapters_and_saves_them_merged(tin
     """With --lora every trial trains adapters; the kept trial's checkpoints hold adapters too, so
     the final run wraps the model alike before resuming them: the merged model scores as the trial
     did, and the adapters are saved apart for peft."""
-    steps = {"final": 0}
-    real_step, real_run = HeadstartTrainer.training_step, search.run_training
-    searching = {"on": True}
-
-    def counted(self, *args, **kwargs):
-        steps["final"] += not searching["on"]
-        return real_step(self, *args, **kwargs)
-
-    def final_run(*args, **kwargs):
-        searching["on"] = False
-        return real_run(*args, **kwargs)
-
-    monkeypatch.setattr(HeadstartTrainer, "training_step", counted)
-    monkeypatch.setattr(search, "run_training", final_run)
+    steps = _count_final_steps(monkeypatch)
     cfg = _cfg(tiny_model_dir, tmp_path / "out")
     cfg["task"] = {"calibrate": False}
     cfg["model"].update(lora=True, lora_target_modules="all-linear", lora_r=16)
